@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from .models import Article, Collection, ImportBatch, Segment
+
+
+@admin.register(Collection)
+class CollectionAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "article_count", "created_at"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Collection]:
+        return super().get_queryset(request).annotate(article_count=Count("articles"))
+
+    @admin.display(ordering="article_count", description="Articles")
+    def article_count(self, obj: Collection) -> int:
+        return obj.article_count
+
+
+class SegmentInline(admin.TabularInline):
+    model = Segment
+    fields = ["position", "start", "end", "text"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Article | None = None) -> bool:
+        # Segments are cut from the body by the importer; hand-made ones could break offsets.
+        return False
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    list_display = ["title", "collection", "published_at", "external_id", "segmentation", "id"]
+    list_filter = ["collection", "segmentation", ("published_at", admin.DateFieldListFilter)]
+    search_fields = ["title", "external_id", "source_url"]
+    list_select_related = ["collection"]
+    readonly_fields = ["content_hash", "import_batch", "created_at", "updated_at", "body"]
+    date_hierarchy = "published_at"
+    inlines = [SegmentInline]
+    show_full_result_count = False
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "article", "position", "start", "end", "short_text"]
+    list_filter = ["article__collection"]
+    search_fields = ["text"]
+    list_select_related = ["article"]
+    readonly_fields = ["article", "position", "start", "end", "text"]
+    show_full_result_count = False
+
+    @admin.display(description="Text")
+    def short_text(self, obj: Segment) -> str:
+        return obj.text[:120]
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "collection",
+        "format",
+        "status",
+        "articles_created",
+        "duplicates_skipped",
+        "segments_created",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["status", "format", "collection"]
+    search_fields = ["source_names"]
+    list_select_related = ["collection", "created_by"]
+    readonly_fields = [f.name for f in ImportBatch._meta.get_fields() if f.concrete]

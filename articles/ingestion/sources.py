@@ -1,0 +1,343 @@
+"""Expand import paths into named, size-limited byte streams.
+
+A path may be a file, a directory (walked in name order, hidden files skipped) or a ``.zip``;
+any file may be gzip-compressed. Formats are told by extension, else by a look at the content.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+import charset_normalizer
+
+from .errors import ImportProblem, ImportRejected
+
+FORMATS = ("txt", "jsonl", "csv", "html")
+_EXTENSION_FORMATS = {
+    ".txt": "txt",
+    ".text": "txt",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+}
+# Magic numbers of files that are never text, so they get a precise reason.
+_BINARY_SIGNATURES = {
+    b"PK\x03\x04": "a ZIP archive (name it .zip to import the files inside)",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+    b"PAR1": "a Parquet file",
+    b"\x7fELF": "an executable",
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+_SNIFF_BYTES = 8192
+
+
+class ProgressCounter:
+    """Bytes read so far across all sources, reported to an optional callback."""
+
+    def __init__(self, total: int, callback: Callable[[int, int], None] | None) -> None:
+        self.total = total
+        self.done = 0
+        self._callback = callback
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self._callback is not None:
+            self._callback(self.done, self.total)
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts the bytes pulled from the underlying (possibly compressed) file."""
+
+    def __init__(self, raw: BinaryIO, counter: ProgressCounter) -> None:
+        self._raw = raw
+        self._counter = counter
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self._counter.add(n)
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _LimitedReader(io.RawIOBase):
+    """Refuses to yield more than ``limit`` decompressed bytes (zip and gzip bombs)."""
+
+    def __init__(self, raw: BinaryIO, limit: int, name: str) -> None:
+        self._raw = raw
+        self._left = limit
+        self._limit = limit
+        self._name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._raw.read(min(len(buffer), self._left + 1))
+        if len(data) > self._left:
+            raise ImportRejected(self._name, f"file is too large (max {_megabytes(self._limit)})")
+        self._left -= len(data)
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1_048_576:g} MB"
+
+
+@dataclass(slots=True)
+class SourceFile:
+    name: str  # shown to people: a path, or "archive.zip!inner/name.txt"
+    stem: str  # the file name without its extensions
+    format: str  # one of FORMATS
+    size: int  # bytes on disk (compressed size inside a zip), for progress
+    opener: Callable[[], BinaryIO]
+    max_bytes: int
+
+    def open(self, counter: ProgressCounter) -> BufferedSource:
+        """The decompressed content as a buffered, size-limited binary stream."""
+        raw: BinaryIO = _CountingReader(self.opener(), counter)  # type: ignore[assignment]
+        buffered = io.BufferedReader(raw, buffer_size=1 << 16)  # type: ignore[arg-type]
+        if buffered.peek(2)[:2] == _GZIP_MAGIC:
+            buffered = io.BufferedReader(gzip.GzipFile(fileobj=buffered), buffer_size=1 << 16)  # type: ignore[arg-type]
+        limited = _LimitedReader(buffered, self.max_bytes, self.name)  # type: ignore[arg-type]
+        return BufferedSource(self, io.BufferedReader(limited, buffer_size=1 << 16))
+
+
+@dataclass(slots=True)
+class BufferedSource:
+    source: SourceFile
+    stream: io.BufferedReader
+
+    def check_not_binary(self) -> None:
+        head = self.stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
+        if not head.strip():
+            raise ImportRejected(self.source.name, "file is empty")
+        for signature, what in _BINARY_SIGNATURES.items():
+            if head.startswith(signature):
+                raise ImportRejected(self.source.name, f"this is {what}, not a text file")
+        if b"\x00" in head:
+            raise ImportRejected(self.source.name, "binary file (contains NUL bytes), not text")
+
+    def read_text(self) -> str:
+        """The whole file as text: UTF-8 (with or without BOM), else a detected encoding."""
+        self.check_not_binary()
+        data = self.stream.read()
+        if b"\x00" in data:
+            raise ImportRejected(self.source.name, "binary file (contains NUL bytes), not text")
+        return decode_text(data, self.source.name)
+
+
+def decode_text(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None or best.encoding in {"utf_8", "utf_8_sig"}:
+        raise ImportRejected(
+            name,
+            f"not valid UTF-8 (byte {data[utf8_error.start]:#04x} at offset {utf8_error.start})"
+            " and its encoding could not be detected; save it as UTF-8",
+        )
+    return str(best)
+
+
+def detect_encoding(sample: bytes, name: str) -> str:
+    """Encoding for a streamed file, chosen from its first bytes."""
+    try:
+        sample.decode("utf-8-sig")
+        return "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut off at the end of the sample is still UTF-8.
+        if exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
+            return "utf-8-sig"
+        utf8_error = exc
+    best = charset_normalizer.from_bytes(sample).best()
+    if best is None or best.encoding in {"utf_8", "utf_8_sig"}:
+        raise ImportRejected(
+            name,
+            f"not valid UTF-8 (byte {sample[utf8_error.start]:#04x} at offset"
+            f" {utf8_error.start}) and its encoding could not be detected; save it as UTF-8",
+        )
+    return best.encoding
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """(stem, format-extension) of a file name, looking through a ``.gz`` suffix."""
+    pure = PurePosixPath(name)
+    suffixes = [s.lower() for s in pure.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    extension = suffixes[-1] if suffixes else ""
+    stem = pure.name.split(".", 1)[0] if not pure.name.startswith(".") else pure.name
+    return stem, extension
+
+
+def _format_for(name: str, forced: str, opener: Callable[[], BinaryIO]) -> str:
+    if forced != "auto":
+        return forced
+    _, extension = _split_name(name)
+    if extension in _EXTENSION_FORMATS:
+        return _EXTENSION_FORMATS[extension]
+    with opener() as stream:
+        head = stream.read(_SNIFF_BYTES)
+    if head[:2] == _GZIP_MAGIC:
+        try:
+            head = gzip.decompress(head)
+        except (OSError, EOFError):
+            head = gzip.GzipFile(fileobj=io.BytesIO(head)).read1(_SNIFF_BYTES)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith(b"{"):
+        return "jsonl"
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml")):
+        return "html"
+    return "txt"
+
+
+def _is_hidden(part: str) -> bool:
+    return part.startswith(".") or part == "__MACOSX"
+
+
+def iter_sources(
+    paths: list[Path], *, forced_format: str, max_bytes: int
+) -> Iterator[SourceFile | ImportProblem]:
+    """Every importable file under ``paths`` in a stable order, and a problem for each that
+    cannot even be opened (missing, empty, too large, a broken archive)."""
+    if forced_format != "auto" and forced_format not in FORMATS:
+        raise ValueError(f"unknown format {forced_format!r}")
+    for path in paths:
+        if path.is_dir():
+            files = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not any(_is_hidden(x) for x in p.relative_to(path).parts)
+            )
+            if not files:
+                yield ImportProblem(str(path), "directory holds no files")
+            for file in files:
+                yield from _sources_in_file(file, forced_format, max_bytes)
+        elif path.is_file():
+            yield from _sources_in_file(path, forced_format, max_bytes)
+        else:
+            yield ImportProblem(str(path), "no such file or directory")
+
+
+def _sources_in_file(
+    path: Path, forced_format: str, max_bytes: int
+) -> Iterator[SourceFile | ImportProblem]:
+    if path.suffix.lower() == ".zip":
+        yield from _sources_in_zip(path, forced_format, max_bytes)
+        return
+    size = path.stat().st_size
+    if size == 0:
+        yield ImportProblem(str(path), "file is empty")
+        return
+    if size > max_bytes and not path.name.lower().endswith(".gz"):
+        yield ImportProblem(str(path), f"file is too large (max {_megabytes(max_bytes)})")
+        return
+
+    def opener(path: Path = path) -> BinaryIO:
+        return path.open("rb")
+
+    stem, _ = _split_name(path.name)
+    yield SourceFile(
+        name=str(path),
+        stem=stem,
+        format=_format_for(path.name, forced_format, opener),
+        size=size,
+        opener=opener,
+        max_bytes=max_bytes,
+    )
+
+
+def _sources_in_zip(
+    path: Path, forced_format: str, max_bytes: int
+) -> Iterator[SourceFile | ImportProblem]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        yield ImportProblem(str(path), "not a valid ZIP archive")
+        return
+    with archive:
+        members = sorted(
+            (
+                info
+                for info in archive.infolist()
+                if not info.is_dir() and not any(_is_hidden(p) for p in info.filename.split("/"))
+            ),
+            key=lambda info: info.filename,
+        )
+        if not members:
+            yield ImportProblem(str(path), "ZIP archive holds no files")
+        for info in members:
+            name = f"{path}!{info.filename}"
+            if info.file_size > max_bytes:
+                yield ImportProblem(name, f"file is too large (max {_megabytes(max_bytes)})")
+                continue
+            if info.file_size == 0:
+                yield ImportProblem(name, "file is empty")
+                continue
+
+            def opener(info: zipfile.ZipInfo = info) -> BinaryIO:
+                # Re-opened per read so that the archive handle is not held open between uses.
+                inner = zipfile.ZipFile(path)
+                member = inner.open(info)
+                return _ClosingMember(member, inner)  # type: ignore[return-value]
+
+            stem, _ = _split_name(PurePosixPath(info.filename).name)
+            yield SourceFile(
+                name=name,
+                stem=stem,
+                format=_format_for(info.filename, forced_format, opener),
+                size=info.file_size,
+                opener=opener,
+                max_bytes=max_bytes,
+            )
+
+
+class _ClosingMember(io.RawIOBase):
+    def __init__(self, member: BinaryIO, archive: zipfile.ZipFile) -> None:
+        self._member = member
+        self._archive = archive
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._member.read(size)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._member.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._member.close()
+        self._archive.close()
+        super().close()

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Segmentation(models.TextChoices):
+    PARAGRAPH = "paragraph", "Paragraphs"
+    SENTENCE = "sentence", "Sentences"
+
+
+class Collection(models.Model):
+    """A named set of articles; projects label the segments of one collection."""
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportBatch(models.Model):
+    """One run of the importer: what was read, with which options, and how it ended.
+
+    A rejected import stores none of its articles; its batch is still recorded, as
+    ``failed`` with the reasons, so that an admin can see what was tried.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="batches")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    source_names = models.JSONField(default=list, blank=True)
+    format = models.CharField(max_length=10)
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status, default=Status.RUNNING)
+    articles_created = models.PositiveIntegerField(default=0)
+    duplicates_skipped = models.PositiveIntegerField(default=0)
+    segments_created = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} into {self.collection} ({self.status})"
+
+
+def content_hash_for(body: str) -> str:
+    """Identity of an article's text for de-duplication: whitespace-insensitive sha256."""
+    return hashlib.sha256(" ".join(body.split()).encode()).hexdigest()
+
+
+class Article(models.Model):
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="articles")
+    title = models.TextField(blank=True)
+    body = models.TextField(help_text="Clean article text, title not included.")
+    source_url = models.URLField(max_length=2000, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    external_id = models.CharField(
+        max_length=255, blank=True, help_text="Record id from the input, else the file name."
+    )
+    content_hash = models.CharField(max_length=64, editable=False)
+    segmentation = models.CharField(
+        max_length=10, choices=Segmentation, default=Segmentation.PARAGRAPH
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    import_batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="articles"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["collection", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection", "content_hash"], name="article_unique_content_in_collection"
+            ),
+        ]
+        indexes = [models.Index(fields=["collection", "external_id"])]
+
+    def __str__(self) -> str:
+        return self.title or f"Article {self.pk}"
+
+    def build_segments(self, spans: Iterable[tuple[int, int]]) -> list[Segment]:
+        """Unsaved segments for ``spans`` of this body; text is always sliced from the body."""
+        segments = []
+        for position, (start, end) in enumerate(spans):
+            if not 0 <= start < end <= len(self.body):
+                raise ValueError(f"Span {start}:{end} is outside a body of {len(self.body)}.")
+            segments.append(
+                Segment(
+                    article=self,
+                    position=position,
+                    start=start,
+                    end=end,
+                    text=self.body[start:end],
+                )
+            )
+        return segments
+
+
+class SegmentQuerySet(models.QuerySet["Segment"]):
+    def in_collection(self, collection: Collection) -> SegmentQuerySet:
+        return self.filter(article__collection=collection)
+
+
+class Segment(models.Model):
+    """A paragraph or sentence of an article: ``text == article.body[start:end]``."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="segments")
+    position = models.PositiveIntegerField(help_text="0-based order within the article.")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    text = models.TextField()
+
+    objects = SegmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["article", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "position"], name="segment_unique_position_in_article"
+            ),
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="segment_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.article_id}#{self.position}"

@@ -1,0 +1,308 @@
+"""Workflows of the articles app that touch several models and own their transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .ingestion import readers
+from .ingestion.errors import ImportProblem, ImportRejected
+from .ingestion.readers import ArticleRecord
+from .ingestion.segmenting import build_body, paragraph_spans, sentence_spans
+from .ingestion.sources import FORMATS, ProgressCounter, SourceFile, iter_sources
+from .models import Article, Collection, ImportBatch, Segment, Segmentation, content_hash_for
+
+# A run stops reading once it has found this many problems: enough to fix a file in one go.
+MAX_REPORTED_PROBLEMS = 100
+# Articles are written in chunks: big enough for fast bulk inserts, small enough that memory
+# stays flat however large the input is.
+WRITE_CHUNK = 500
+DEFAULT_MAX_RECORD_BYTES = 20 * 1024 * 1024
+
+SPAN_FUNCTIONS = {
+    Segmentation.PARAGRAPH: paragraph_spans,
+    Segmentation.SENTENCE: sentence_spans,
+}
+
+
+@dataclass(slots=True)
+class ImportResult:
+    articles_created: int = 0
+    duplicates_skipped: int = 0
+    segments_created: int = 0
+    errors: list[ImportProblem] = field(default_factory=list)
+    dry_run: bool = False
+    batch: ImportBatch | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "articles_created": self.articles_created,
+            "duplicates_skipped": self.duplicates_skipped,
+            "segments_created": self.segments_created,
+            "errors": [problem.as_dict() for problem in self.errors],
+        }
+
+    def summary(self) -> str:
+        if self.errors:
+            return (
+                f"Import refused: {len(self.errors)} problem(s); nothing was imported."
+                if not self.dry_run
+                else f"Dry run: {len(self.errors)} problem(s); this import would be refused."
+            )
+        prefix = "Dry run: would create" if self.dry_run else "Created"
+        return (
+            f"{prefix} {self.articles_created} articles and {self.segments_created} segments;"
+            f" skipped {self.duplicates_skipped} duplicates."
+        )
+
+
+class _ArticleWriter:
+    """Buffers records into articles and writes them, and their segments, in bulk."""
+
+    def __init__(
+        self,
+        *,
+        collection: Collection,
+        batch: ImportBatch | None,
+        segmentation: Segmentation,
+        zone: ZoneInfo,
+    ) -> None:
+        self.collection = collection
+        self.batch = batch
+        self.segmentation = segmentation
+        self.spans_of = SPAN_FUNCTIONS[segmentation]
+        self.zone = zone
+        self.pending: dict[str, Article] = {}
+        self.articles_created = 0
+        self.segments_created = 0
+        self.duplicates_skipped = 0
+
+    def add(self, record: ArticleRecord) -> None:
+        body = build_body(record.paragraphs)
+        content_hash = content_hash_for(body)
+        if content_hash in self.pending:
+            self.duplicates_skipped += 1
+            return
+        published_at = record.published_at
+        if published_at is not None and timezone.is_naive(published_at):
+            published_at = published_at.replace(tzinfo=self.zone)
+        self.pending[content_hash] = Article(
+            collection=self.collection,
+            title=record.title,
+            body=body,
+            source_url=record.source_url,
+            published_at=published_at,
+            external_id=record.external_id,
+            content_hash=content_hash,
+            segmentation=self.segmentation,
+            metadata=record.metadata,
+            import_batch=self.batch,
+        )
+        if len(self.pending) >= WRITE_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        # Earlier chunks of this run are already written inside the same transaction, so
+        # this one query finds duplicates within the input as well as in the collection.
+        existing = set(
+            Article.objects.filter(
+                collection=self.collection, content_hash__in=list(self.pending)
+            ).values_list("content_hash", flat=True)
+        )
+        new = [article for key, article in self.pending.items() if key not in existing]
+        self.duplicates_skipped += len(self.pending) - len(new)
+        self.pending = {}
+        if not new:
+            return
+        now = timezone.now()
+        for article in new:
+            article.created_at = article.updated_at = now
+        Article.objects.bulk_create(new)
+        segments = [
+            segment
+            for article in new
+            for segment in article.build_segments(self.spans_of(article.body))
+        ]
+        _insert_segments(segments)
+        self.articles_created += len(new)
+        self.segments_created += len(segments)
+
+
+def _insert_segments(segments: list[Segment]) -> None:
+    if connection.vendor == "postgresql":
+        # COPY is several times faster than a multi-row INSERT for the bulk of an import.
+        meta = Segment._meta
+        columns = ", ".join(
+            connection.ops.quote_name(meta.get_field(name).column)
+            for name in ("article", "position", "start", "end", "text")
+        )
+        sql = f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.copy(sql) as copy:
+            for segment in segments:
+                copy.write_row(
+                    (segment.article_id, segment.position, segment.start, segment.end, segment.text)
+                )
+    else:
+        Segment.objects.bulk_create(segments, batch_size=2000)
+
+
+def _read(
+    source: SourceFile, counter: ProgressCounter, max_record_bytes: int
+) -> Iterator[ArticleRecord | ImportProblem]:
+    opened = source.open(counter)
+    try:
+        match source.format:
+            case "txt":
+                yield from readers.read_txt(opened)
+            case "html":
+                yield from readers.read_html(opened)
+            case "jsonl":
+                yield from readers.read_jsonl(opened, max_record_bytes=max_record_bytes)
+            case "csv":
+                yield from readers.read_csv(opened, max_record_bytes=max_record_bytes)
+    finally:
+        opened.stream.close()
+
+
+def _record_problem(record: ArticleRecord, source: SourceFile) -> ImportProblem | None:
+    """Checks the database would otherwise fail on, as a message naming the record."""
+    # PostgreSQL cannot store NUL in text or JSON; no real article contains one either.
+    if "\x00" in record.title or any("\x00" in p for p in record.paragraphs):
+        return ImportProblem(source.name, "contains a NUL character", record.line)
+    if record.metadata and "\\u0000" in json.dumps(record.metadata):
+        return ImportProblem(source.name, "a field contains a NUL character", record.line)
+    return None
+
+
+def articles_import(
+    *,
+    collection: Collection,
+    paths: Sequence[Path],
+    format: str = "auto",
+    segmentation: str = Segmentation.PARAGRAPH,
+    dry_run: bool = False,
+    created_by: AbstractBaseUser | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    time_zone: str | None = None,
+    max_file_bytes: int | None = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> ImportResult:
+    """Import every article found under ``paths`` into ``collection``, all or nothing.
+
+    Articles are cleaned, de-duplicated by content (against the collection and within the
+    input) and cut into segments. If any input has a problem, nothing is stored, and the
+    result lists every problem found (up to ``MAX_REPORTED_PROBLEMS``) with file and line.
+    A real run records an ``ImportBatch``, also when it is refused; a dry run stores nothing.
+    """
+    if format != "auto" and format not in FORMATS:
+        raise ValueError(f"format must be 'auto' or one of {', '.join(FORMATS)}")
+    segmentation = Segmentation(segmentation)
+    zone = ZoneInfo(time_zone or settings.THEMATA_IMPORT_TIME_ZONE)
+    max_file_bytes = max_file_bytes or settings.THEMATA_IMPORT_MAX_FILE_BYTES
+    result = ImportResult(dry_run=dry_run)
+
+    sources: list[SourceFile] = []
+    for item in iter_sources(list(paths), forced_format=format, max_bytes=max_file_bytes):
+        if isinstance(item, ImportProblem):
+            result.errors.append(item)
+        else:
+            sources.append(item)
+    if not dry_run:
+        result.batch = ImportBatch.objects.create(
+            collection=collection,
+            created_by=created_by,
+            source_names=[str(path) for path in paths],
+            format=format,
+            options={"segmentation": segmentation.value, "time_zone": zone.key},
+        )
+    counter = ProgressCounter(sum(source.size for source in sources), on_progress)
+
+    writer = _ArticleWriter(
+        collection=collection, batch=result.batch, segmentation=segmentation, zone=zone
+    )
+    try:
+        with transaction.atomic():
+            _import_sources(sources, writer, result, counter, max_record_bytes)
+            if result.errors or dry_run:
+                transaction.set_rollback(True)
+    except IntegrityError:
+        result.errors.append(
+            ImportProblem(
+                ", ".join(str(path) for path in paths),
+                "another import added some of these articles at the same time; run it again",
+            )
+        )
+    if not result.errors:
+        result.articles_created = writer.articles_created
+        result.segments_created = writer.segments_created
+        result.duplicates_skipped = writer.duplicates_skipped
+    if result.batch is not None:
+        _finish_batch(result.batch, result)
+    return result
+
+
+def _import_sources(
+    sources: list[SourceFile],
+    writer: _ArticleWriter,
+    result: ImportResult,
+    counter: ProgressCounter,
+    max_record_bytes: int,
+) -> None:
+    for source in sources:
+        try:
+            for item in _read(source, counter, max_record_bytes):
+                if isinstance(item, ArticleRecord):
+                    item = _record_problem(item, source) or item
+                if isinstance(item, ImportProblem):
+                    result.errors.append(item)
+                    if len(result.errors) >= MAX_REPORTED_PROBLEMS:
+                        return
+                elif not result.errors:
+                    # After the first problem the rest is still read, to report every
+                    # problem at once, but nothing more is written.
+                    writer.add(item)
+        except ImportRejected as rejected:
+            result.errors.append(rejected.problem)
+            if len(result.errors) >= MAX_REPORTED_PROBLEMS:
+                return
+    if not result.errors:
+        writer.flush()
+
+
+def _finish_batch(batch: ImportBatch, result: ImportResult) -> None:
+    batch.status = ImportBatch.Status.FAILED if result.errors else ImportBatch.Status.SUCCEEDED
+    batch.finished_at = timezone.now()
+    batch.articles_created = result.articles_created
+    batch.duplicates_skipped = result.duplicates_skipped
+    batch.segments_created = result.segments_created
+    batch.errors = [problem.as_dict() for problem in result.errors]
+    batch.save()
+
+
+def collection_get_or_create(*, name: str) -> Collection:
+    """The collection called ``name``, created with a unique slug if it does not exist."""
+    existing = Collection.objects.filter(name=name).first()
+    if existing is not None:
+        return existing
+    base = slugify(name)[:180] or "collection"
+    slug = base
+    suffix = 2
+    while Collection.objects.filter(slug=slug).exists():
+        slug = f"{base}-{suffix}"
+        suffix += 1
+    return Collection.objects.create(name=name, slug=slug)
