@@ -29,7 +29,7 @@ help:
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
 
 install: $(UV_DEP)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 
 run: install
 	$(RUN) python manage.py migrate --noinput

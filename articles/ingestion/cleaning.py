@@ -11,6 +11,7 @@ a repeated headline between two prose runs splits the page into several articles
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,9 +20,9 @@ from enum import Enum
 
 @dataclass(frozen=True, slots=True)
 class ScrapedArticle:
-    title: str
-    paragraphs: tuple[str, ...]
-    published_at: datetime | None
+    title: str  # the headline, "" if none could be found
+    paragraphs: tuple[str, ...]  # clean body paragraphs, in order; the title is not one of them
+    published_at: datetime | None  # naive, as written on the page (a bare date is midnight)
 
 
 class _Kind(Enum):
@@ -41,53 +42,116 @@ class _Line:
     kind: _Kind = _Kind.SHORT
     menu_like: bool = False
     headline_like: bool = False
+    count: int = 1  # how often the same words make a line on this page
     date: datetime | None = None
-    duplicate_of: int | None = None
-    stop: bool = False
-    enclosed: bool = False
+    repeat: bool = False  # a later copy of a prose line
+    stop: bool = False  # comments or copyright footer: nothing after it belongs to the article
+    enclosed: bool = False  # in a short run of short lines with prose on both sides
+    credit: bool = False  # a photo credit
 
 
 _WORD_RE = re.compile(r"\w+")
+_DIGIT_RE = re.compile(r"\d")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-_TRAILING_CLOSERS = "\"'”’»)]」』*  \u200b"
+_TRAILING_CLOSERS = "\"'”’»)]」』*"
+_TRAILING_CATS = frozenset(("So", "Sk", "Cf", "Mn", "Zs"))
 _SENTENCE_END = ".!?。！？…"
 _SENTENCE_BREAK_RE = re.compile(r"[.!?。！？…][\"'”’»)\]]*\s+\S|[。！？]\S")
 
-# Lines made only of these words are navigation or widget chrome.
-_CHROME_LINE_RE = re.compile(
-    r"""^\W*(?:
-        advert(?:isement|isements|ising)?|ads?|anzeige|publicidad|publicité|werbung|iklan|
-        sponsored(?:\ (?:content|links?|stories))?|promoted|partner\ content|
-        share(?:\ (?:this|on|via|with|the)\b.*)?|shares?|tweet|e-?mail(?:\ (?:this|me))?|print|
-        save|copy(?:\ (?:this\ )?link)?|copied|permalink|
-        (?:\d+\ )?comments?|view\ comments|reply|report(?:\ (?:error|an?\ error))?|
-        log\ ?in|log\ ?out|sign\ ?in|sign\ ?out|sign\ ?up|subscribe(?:\ now)?|register|
-        my\ account|account|profile|
-        menu|search|close|open|toggle|skip\ to\ \w+|jump\ to\ \w+|back\ to\ (?:top|gallery)|
-        home|next|prev(?:ious)?|next\ post|previous\ post|
-        (?:read|show|load|see|view)\ (?:more|all|less)|more|continue\ reading|loading\W*|
-        facebook|twitter|instagram|linkedin|whatsapp|pinterest|reddit|youtube|flipboard|
-        telegram|tumblr|rss|google\+?|
-        image|photo|video|gallery|audio|listen|watch|play|
-        caption|image\ caption|image\ copyright|
-        live|breaking|trending|latest|popular|
-        false|true|null|undefined
-    )\W*$""",
-    re.IGNORECASE | re.VERBOSE,
-)
 
-# Wording that marks a short line as chrome wherever it appears in the line.
-_CHROME_WORDS_RE = re.compile(
-    r"""(?:\bcookies?\b|privacy\ (?:policy|notice|settings)|terms\ (?:of|and)\ (?:use|service)|
-        all\ rights\ reserved|\bcopyright\b|©|newsletters?\b|opens\ in\ (?:a\ )?new\ window|
-        click\ (?:here|to)\b|\bjavascript\b|getty\ images|\bshutterstock\b|
-        image\ (?:credit|copyright|caption|source)|photo\ (?:credit|courtesy)|
-        \bmin(?:ute)?s?\ read\b|\bsign\ (?:up|in)\b|\blog\ ?in\b|\bsubscribe\b|
-        \bfollow\ (?:us|me|on)\b|\bstory\ continues\b|\bcontinues\ below\b|
-        \bslideshow\b|\bdownload\ (?:the|our)\ app\b|\bexternal\ links?\b|
-        \bterms\ &\ conditions\b|\bcontact\ us\b|\badvertis)""",
-    re.IGNORECASE | re.VERBOSE,
+def _phrases(*groups: str) -> frozenset[str]:
+    """Phrases written as "a|b c|d", compared with a line's lowercased words joined by spaces."""
+    return frozenset(" ".join(p.split()) for group in groups for p in group.split("|") if p.strip())
+
+
+# Lines made only of these words are navigation or widget chrome.
+_CHROME_KEYS = _phrases(
+    "advert|advertisement|advertisements|advertising|ad|ads|anzeige|publicidad|publicité|werbung",
+    "iklan|sponsored|sponsored content|sponsored link|sponsored links|sponsored stories|promoted",
+    "partner content|share|shares|tweet|email|e mail|email me|e mail me|copy|copy link",
+    "copy this link|copied|permalink|comment|comments|view comments|reply|report|report error",
+    "report an error|report a error|log in|login|log out|logout|sign in|signin|sign out|signout",
+    "sign up|signup|subscribe|subscribe now|register|my account|account|profile|menu|search",
+    "close|open|toggle|back to top|back to gallery|top|home|next|prev|previous|next post",
+    "previous post|more|continue reading|loading|facebook|twitter|instagram|linkedin|whatsapp",
+    "pinterest|reddit|youtube|flipboard|telegram|tumblr|rss|google|image|photo|video|gallery",
+    "audio|listen|watch|play|caption|image caption|image copyright|live|breaking|trending|latest",
+    "popular|false|true|null|undefined",
+    *(
+        f"{verb}|{verb} this|{verb} this article|{verb} this story|{verb} this page"
+        f"|{verb} this post"
+        for verb in ("print", "save", "email", "e mail", "bookmark", "download", "share")
+    ),
+    *(f"{verb} more|{verb} all|{verb} less" for verb in ("read", "show", "load", "see", "view")),
 )
+_CHROME_PREFIXES = ("share this ", "share on ", "share via ", "share with ", "skip to ", "jump to ")
+
+# Wording that marks a short line as chrome wherever it appears in it. Matched against the
+# line's lowercased words joined by single spaces and padded with one, so a leading and trailing
+# space stand for word boundaries (plain substring tests are much faster than a big regex).
+_CHROME_PHRASES = (
+    " cookie ",
+    " cookies ",
+    " privacy policy ",
+    " privacy notice ",
+    " privacy settings ",
+    " terms of use ",
+    " terms of service ",
+    " terms and conditions ",
+    " terms conditions ",
+    " all rights reserved ",
+    " copyright ",
+    " newsletter ",
+    " newsletters ",
+    " opens in new window ",
+    " opens in a new window ",
+    " click here ",
+    " click to ",
+    " javascript ",
+    " getty images ",
+    " shutterstock ",
+    " image credit ",
+    " image copyright ",
+    " image caption ",
+    " image source ",
+    " photo credit ",
+    " photo courtesy ",
+    " min read ",
+    " mins read ",
+    " minute read ",
+    " minutes read ",
+    " sign up ",
+    " sign in ",
+    " signed in ",
+    " signed up ",
+    " log in ",
+    " login ",
+    " subscribe ",
+    " subscribed ",
+    " subscription ",
+    " subscriptions ",
+    " follow us ",
+    " follow me ",
+    " follow on ",
+    " story continues ",
+    " continues below ",
+    " slideshow ",
+    " download the app ",
+    " download our app ",
+    " external link ",
+    " external links ",
+    " contact us ",
+    " advertise ",
+    " advertisement ",
+    " advertisements ",
+    " advertising ",
+    " advertiser ",
+    " advertisers ",
+    " password ",
+    " your account ",
+    " your profile ",
+)
+_CHROME_FIRST_WORDS = frozenset(phrase.split()[0] for phrase in _CHROME_PHRASES)
 
 # Labels that start metadata lines: credits, tags, sources, inline "Related: ..." links.
 _LABEL_RE = re.compile(
@@ -105,37 +169,58 @@ _BYLINE_RE = re.compile(
     re.IGNORECASE,
 )
 
-# Headings of what follows an article: related links, comments, author boxes, tag lists.
-_TAIL_RE = re.compile(
-    r"""^\W*(?:
-        related(?:\ (?:articles?|stories|posts|news|content|topics|coverage|links|videos?|
-            reading|items))?|
-        recommended(?:\ (?:articles?|stories|posts|for\ you|reading|videos?))?|
-        more\ (?:from|on|in|stories|news|articles|posts|videos)\b.*|
-        most\ (?:read|popular|viewed|watched|shared|commented|recent)\b.*|
-        (?:you|we\ think\ you)\ (?:may|might|will|would)\ (?:also\ )?(?:like|enjoy|be\ interested)\b.*|
-        also\ read|read\ (?:also|next)|further\ reading|don'?t\ miss|around\ the\ web|
-        trending(?:\ now)?|popular\ (?:posts|stories|articles|now)|
-        latest\ (?:news|stories|posts|articles|videos?)|recent\ posts|
-        (?:\d+\ )?comments?|leave\ a\ (?:comment|reply)|post\ a\ comment|add\ a\ comment|
-        join\ the\ (?:conversation|discussion)|show\ comments|
-        about\ the\ authors?|share\ this(?:\ (?:story|article|post))?|tags?|topics?|
-        filed\ (?:under|to)|sponsored\ (?:content|stories|links)|
-        (?:previous|next)\ (?:article|post|story)|
-        # The same headings in a few other languages.
-        weitere\ (?:beiträge|artikel|nachrichten)\b.*|ähnliche\ (?:beiträge|artikel)|
-        kommentare|mehr\ zum\ thema|lesen\ sie\ auch|
-        articles?\ (?:similaires|liés|connexes)|à\ lire\ aussi|lire\ aussi|commentaires|
-        (?:artículos|noticias|notícias|artigos|posts)\ relacionad[oa]s|
-        comentarios|comentários|leia\ também|lee\ también|te\ puede\ interesar|
-        articoli\ correlati|leggi\ anche|commenti|
-        artikel\ terkait|baca\ juga|komentar|
-        похожие\ (?:записи|статьи|новости)|читайте\ также|комментарии|
-        вам\ (?:также\ )?(?:может\ быть\ )?(?:интересно|понравится)|
-        関連記事|関連ニュース|おすすめ記事|コメント|相关文章|相关阅读|推荐阅读|相關文章|
-        관련\ ?기사|댓글
-    )\W*$""",
-    re.IGNORECASE | re.VERBOSE,
+# Headings of what follows an article: related links, author boxes, tag lists.
+_TAIL_KEYS = _phrases(
+    "related|related article|related articles|related stories|related posts|related news",
+    "related content|related topics|related coverage|related links|related video",
+    "related videos|related reading|related items|recommended|recommended article",
+    "recommended articles|recommended stories|recommended posts|recommended for you",
+    "recommended reading|recommended video|recommended videos|also read|read also|read next",
+    "further reading|don t miss|dont miss|around the web|trending|trending now|popular posts",
+    "popular stories|popular articles|popular now|latest news|latest stories|latest posts",
+    "latest articles|latest video|latest videos|recent posts|about the author|about the authors",
+    "share this|share this story|share this article|share this post|tag|tags|topic|topics",
+    "filed under|filed to|sponsored content|sponsored stories|sponsored links|previous article",
+    "previous post|previous story|next article|next post|next story",
+    # The same headings in a few other languages.
+    "ähnliche beiträge|ähnliche artikel|mehr zum thema|lesen sie auch|articles similaires",
+    "article similaire|articles liés|articles connexes|à lire aussi|lire aussi",
+    "artículos relacionados|noticias relacionadas|notícias relacionadas|artigos relacionados",
+    "posts relacionados|leia também|lee también|te puede interesar|articoli correlati",
+    "leggi anche|artikel terkait|baca juga|похожие записи|похожие статьи|похожие новости",
+    "читайте также|関連記事|関連ニュース|おすすめ記事|相关文章|相关阅读|推荐阅读|相關文章",
+    "관련 기사|관련기사",
+)
+_TAIL_PREFIXES = (
+    "more from ",
+    "more on ",
+    "more in ",
+    "more stories",
+    "more news",
+    "more articles",
+    "more posts",
+    "more videos",
+    "most read",
+    "most popular",
+    "most viewed",
+    "most watched",
+    "most shared",
+    "most commented",
+    "most recent",
+    "you may also ",
+    "you might also ",
+    "you may like",
+    "you might like",
+    "you will also ",
+    "you would also ",
+    "you may be interested",
+    "you might be interested",
+    "we think you ",
+    "weitere beiträge",
+    "weitere artikel",
+    "weitere nachrichten",
+    "вам также",
+    "вам может",
 )
 
 # A credit in brackets at the end of a caption: "(Photo: AP)", "[File: Reuters]", "(Getty)".
@@ -144,12 +229,16 @@ _CREDIT_TAIL_RE = re.compile(
     r"[)\]]\W*$",
     re.IGNORECASE,
 )
+_CREDIT_END_RE = re.compile(
+    r"\b(?:(?:photo|image|picture)\s+)?credits?\s*:\s*[^.:!?]{1,60}$", re.IGNORECASE
+)
 _CREDIT_LINE_RE = re.compile(
     r"^\W*(?:(?:photo|image|picture|foto|bild)s?(?:\ (?:credit|by|courtesy))?\s*[:|]|courtesy\b)"
     r"|getty images|\bshutterstock\b|\bimage (?:copyright|caption)\b",
     re.IGNORECASE,
 )
 
+_CREDIT_WORDS = ("photo", "image", "picture", "foto", "bild", "courtesy", "getty", "shutterstock")
 _IMAGE_LABEL_RE = re.compile(r"\bimage (?:copyright|caption)\b", re.IGNORECASE)
 
 _MONTHS = {
@@ -176,13 +265,13 @@ _MONTHS = {
     )
     for name in names.split()
 }
-_MONTH_ALT = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _TIME = (
     r"(?:[\s,]*(?:at|às|um|à|a\ las|alle|om|kl\.?|-|–|—|\||@)?\s*"
-    r"(?P<hh>\d{1,2})[:h.](?P<mm>\d{2})(?::(?P<ss>\d{2}))?\s*(?P<ampm>[ap]\.?m\.?)?)?"
+    r"(?P<hh>\d{1,2})[:h.](?P<mm>\d{2})(?::(?P<ss>\d{2}))?(?!\d)\s*(?P<ampm>[ap]\.?m\b\.?)?)?"
 )
 _CLOCK_RE = re.compile(
-    r"(?<![\d:])(?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))?\s*(?P<ampm>[ap]\.?m\.?)?(?![\d:])",
+    r"(?<![\d:])(?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))?(?![\d:])\s*"
+    r"(?P<ampm>[ap]\.?m\b\.?)?",
     re.IGNORECASE,
 )
 _DATE_RES = (
@@ -199,13 +288,13 @@ _DATE_RES = (
     ),
     # November 19, 2019 9:02 AM; Nov. 19th 2019
     re.compile(
-        r"\b(?P<mon>" + _MONTH_ALT + r")\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?\.?,?\s+"
+        r"\b(?P<mon>[^\W\d_]{3,10})\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?\.?,?\s+"
         r"(?P<y>(?:19|20)\d\d)" + _TIME,
         re.IGNORECASE,
     ),
     # 19 November 2019; 30. Juli 2018; 22 de outubro de 2010 às 20:13
     re.compile(
-        r"(?<!\d)(?P<d>\d{1,2})(?:st|nd|rd|th|er)?\.?\s+(?:de\s+)?(?P<mon>" + _MONTH_ALT + r")"
+        r"(?<!\d)(?P<d>\d{1,2})(?:st|nd|rd|th|er)?\.?\s+(?:de\s+)?(?P<mon>[^\W\d_]{3,10})"
         r"\.?,?\s+(?:de\s+)?(?P<y>(?:19|20)\d\d)" + _TIME,
         re.IGNORECASE,
     ),
@@ -222,28 +311,36 @@ _PUBLISHED_RE = re.compile(
     re.IGNORECASE,
 )
 # What ends an article for good: its comments, or the page's copyright footer.
-_COMMENTS_RE = re.compile(
-    r"""^\W*(?:(?:\d+\ )?(?:comments?|responses?|replies|reader\ comments)(?:\ \(\d+\))?
-        (?:\ (?:to|on|for)\b.*)?|
-        leave\ a\ (?:comment|reply)|post\ a\ comment|add\ a\ comment|write\ a\ comment|
-        join\ the\ (?:conversation|discussion)|show\ comments|view\ comments|
-        (?:\d+\ )?comments?\ feed\b.*)\W*$""",
-    re.IGNORECASE | re.VERBOSE,
+_COMMENT_WORDS = _phrases(
+    "comment|comments|response|responses|replies|kommentare|commentaires|comentarios",
+    "comentários|commenti|komentar|комментарии|コメント|评论|評論|댓글",
+)
+_COMMENT_KEYS = _phrases(
+    "reader comments|leave a comment|leave a reply|post a comment|add a comment",
+    "write a comment|join the conversation|join the discussion|show comments|view comments",
 )
 _COPYRIGHT_RE = re.compile(
     r"(?:©|\(c\)|\bcopyright\b)\s*(?:©\s*)?(?:\d{4})|\ball rights reserved\b", re.IGNORECASE
 )
 _UPDATED_START_RE = re.compile(r"^\W*(?:last\s+)?(?:updated|modified|edited)\b", re.IGNORECASE)
 
-_GOOD_LENGTH = 80
-_NEAR_LENGTH = 30
-_LONG_UNPUNCTUATED = 100
-_TITLE_WINDOW = 12
-_NOT_TITLE_RE = re.compile(r"@|https?://|www\.|\|", re.IGNORECASE)
-_DATE_WINDOW = 25
+# Handles, links, pipes and clock times mark bylines, credits and datelines, not headlines.
+_NOT_TITLE_RE = re.compile(r"@|https?://|www\.|\||\d:\d\d", re.IGNORECASE)
+
+# Line lengths are in characters, a CJK character counting as three.
+_GOOD_LENGTH = 80  # prose: at least this long, with sentence punctuation
+_NEAR_LENGTH = 30  # a short sentence
+_LONG_UNPUNCTUATED = 100  # a long line without final punctuation still reads as text
+_DATE_LINE_WORDS = 16  # a line this short that holds a date is a dateline
+_ENCLOSED_RUN = 12  # short lines between prose, at most this many in a row, are body parts
+_EDGE_SENTENCES = 2  # short sentences taken in at each edge of the body
+_MIN_ARTICLE_SCORE = 1.5  # about one paragraph of prose
+# The body is the first stretch between hard stops whose best run scores this much, or this
+# share of the best run on the page: comments may outscore a short article.
 _MIN_BODY_SCORE = 6.0
-_ENCLOSED_RUN = 12
 _BODY_SHARE = 0.3
+_TITLE_WINDOW = 12  # lines above the body searched for its headline
+_DATE_WINDOW = 25  # lines above the body searched for its date
 
 
 def split_scraped_text(text: str) -> list[ScrapedArticle]:
@@ -254,15 +351,19 @@ def split_scraped_text(text: str) -> list[ScrapedArticle]:
     _classify(lines)
     region = _densest_region(lines)
     if region is None:
-        return []
+        return _plain_text_article(lines)
     articles: list[ScrapedArticle] = []
     previous_end = -1
     previous_title_key = ""
-    for start, end in _split_region(lines, *region):
-        paragraphs = _body_paragraphs(lines, start, end)
+    for start, end in _split_region(lines, *_widen(lines, *region)):
+        title_index = _find_title(lines, start, end, previous_end, previous_title_key)
+        body_start = start
+        # A headline right above the body makes an opening line that reads like one a standfirst.
+        if title_index != start - 1 and _opens_with_headline(lines, start, end):
+            title_index, body_start = start, start + 1
+        paragraphs = _body_paragraphs(lines, body_start, end)
         if not paragraphs:
             continue
-        title_index = _find_title(lines, start, end, previous_end, previous_title_key)
         title = lines[title_index].text if title_index is not None else ""
         articles.append(
             ScrapedArticle(
@@ -276,40 +377,59 @@ def split_scraped_text(text: str) -> list[ScrapedArticle]:
     return articles
 
 
+def _plain_text_article(lines: list[_Line]) -> list[ScrapedArticle]:
+    """Text too short to score as a body is still an article when nothing in it is chrome."""
+    title = lines[0].text if len(lines) > 1 and lines[0].headline_like else ""
+    body = lines[1:] if title else lines
+    if not all(_reads_as_text(line) for line in body):
+        return []
+    return [ScrapedArticle(title, tuple(line.text for line in body), None)]
+
+
+def _reads_as_text(line: _Line) -> bool:
+    if line.kind is _Kind.SHORT:
+        return not line.menu_like
+    return line.kind in (_Kind.GOOD, _Kind.NEAR)
+
+
 def _read_lines(text: str) -> list[_Line]:
     lines: list[_Line] = []
     for raw in text.splitlines():
         stripped = " ".join(raw.split())
         if not stripped:
             continue
-        words = len(_WORD_RE.findall(stripped))
-        cjk = len(_CJK_RE.findall(stripped))
+        tokens = _WORD_RE.findall(stripped.lower())
+        cjk = 0 if stripped.isascii() else len(_CJK_RE.findall(stripped))
         # A CJK character carries about as much text as a short word, so it counts thrice.
         lines.append(
             _Line(
                 text=stripped,
-                key=" ".join(_WORD_RE.findall(stripped.lower())),
+                key=" ".join(tokens),
                 length=len(stripped) + 2 * cjk,
-                words=max(words, cjk // 2),
+                words=max(len(tokens), cjk // 2),
             )
         )
     return lines
 
 
 def _ends_sentence(text: str) -> bool:
-    trimmed = text.rstrip(_TRAILING_CLOSERS)
-    return bool(trimmed) and trimmed[-1] in _SENTENCE_END
+    end = len(text)
+    # Closing quotes and brackets, emoji and other symbols may follow the full stop.
+    while end and (
+        text[end - 1] in _TRAILING_CLOSERS or unicodedata.category(text[end - 1]) in _TRAILING_CATS
+    ):
+        end -= 1
+    return end > 0 and text[end - 1] in _SENTENCE_END
 
 
 def _is_menu_like(line: _Line) -> bool:
-    if _ends_sentence(line.text) or line.words > 6:
+    if line.words > 6 or _ends_sentence(line.text):
         return False
-    cased = [w for w in _WORD_RE.findall(line.text) if w[0].isalpha() and w[0].lower() != w[0]]
-    lower = [w for w in _WORD_RE.findall(line.text) if w[0].isalpha() and w[0].lower() == w[0]]
-    if not cased and not lower:
+    lower = [w for w in _WORD_RE.findall(line.text) if w[0].isalpha() and w[0].islower()]
+    if not lower and not any(c.isupper() for c in line.text):
         return line.length < 20
     # Menu entries are Title Case or a single word; subheads and list items read as phrases.
-    return len([w for w in lower if len(w) > 3]) == 0
+    return not any(len(w) > 3 for w in lower)
 
 
 def _is_headline_like(line: _Line) -> bool:
@@ -323,19 +443,18 @@ def _is_headline_like(line: _Line) -> bool:
 
 def _classify(lines: list[_Line]) -> None:
     counts = Counter(line.key for line in lines)
-    first_seen: dict[str, int] = {}
+    seen: set[str] = set()
     for index, line in enumerate(lines):
+        line.count = counts[line.key]
         line.kind = _kind_of(line)
         line.menu_like = _is_menu_like(line)
         line.headline_like = line.kind is not _Kind.BAD and _is_headline_like(line)
         if index and line.key == lines[index - 1].key:
             line.kind = _Kind.BAD
         elif line.kind in (_Kind.GOOD, _Kind.NEAR):
-            if line.key in first_seen:
-                line.duplicate_of = first_seen[line.key]
-            else:
-                first_seen[line.key] = index
-            if line.kind is _Kind.NEAR and counts[line.key] > 1 and not _ends_sentence(line.text):
+            line.repeat = line.key in seen
+            seen.add(line.key)
+            if line.kind is _Kind.NEAR and line.count > 1 and not _ends_sentence(line.text):
                 line.kind = _Kind.SHORT
     for index, line in enumerate(lines):
         if line.kind is _Kind.BAD or index + 1 >= len(lines):
@@ -343,14 +462,10 @@ def _classify(lines: list[_Line]) -> None:
         following = lines[index + 1].text
         # A line right before a photo credit is the photo's caption. "Image copyright" labels
         # are left out: sites that use them put the credit above the photo.
-        if (
-            _CREDIT_LINE_RE.search(following)
-            and not _IMAGE_LABEL_RE.search(following)
-            and len(following) < 80
-        ):
+        if lines[index + 1].credit and not _IMAGE_LABEL_RE.search(following):
             line.kind = _Kind.BAD
     for index, line in enumerate(lines[1:], start=1):
-        if re.fullmatch(r"\W*image caption\W*", lines[index - 1].text, re.IGNORECASE):
+        if lines[index - 1].key == "image caption":
             line.kind = _Kind.BAD
     _mark_enclosed(lines)
 
@@ -382,27 +497,35 @@ def _kind_of(line: _Line) -> _Kind:
     text = line.text
     if not line.key:
         return _Kind.BAD
-    if len(text) <= 200 and any(c.isdigit() for c in text):
+    lowered = text.lower()
+    padded = f" {line.key} "
+    line.credit = len(text) < 80 and _is_credit_line(lowered)
+    if len(text) <= 200 and _DIGIT_RE.search(text):
         line.date = _parse_date(text)
-    if (line.words <= 12 and _COMMENTS_RE.match(text)) or (
-        line.words <= 80 and _COPYRIGHT_RE.search(text)
+    key = line.key
+    if (line.words <= 12 and _is_comments_heading(key)) or (
+        line.words <= 80 and _is_copyright(lowered)
     ):
         line.stop = True
         return _Kind.TAIL
-    if line.words <= 8 and _TAIL_RE.match(text):
+    if line.words <= 8 and (key in _TAIL_KEYS or key.startswith(_TAIL_PREFIXES)):
         return _Kind.TAIL
-    if _CHROME_LINE_RE.match(text) or line.key.replace(" ", "").isdigit():
+    if key in _CHROME_KEYS or key.startswith(_CHROME_PREFIXES) or key.replace(" ", "").isdigit():
+        return _Kind.BAD
+    if line.words <= 15 and ("©" in text or _has_chrome_phrase(padded) or _LABEL_RE.match(text)):
+        return _Kind.BAD
+    if line.credit:
+        return _Kind.BAD
+    if _is_captioned(text, lowered):
         return _Kind.BAD
     sentence_end = _ends_sentence(text)
-    if line.words <= 15 and (_CHROME_WORDS_RE.search(text) or _LABEL_RE.match(text)):
+    if (
+        line.date is not None
+        and line.words <= _DATE_LINE_WORDS
+        and not (sentence_end and _lowercase_words(text) >= 4)
+    ):
         return _Kind.BAD
-    if line.words <= 25 and _CREDIT_LINE_RE.search(text):
-        return _Kind.BAD
-    if _CREDIT_TAIL_RE.search(text):
-        return _Kind.BAD
-    if line.date is not None and line.length <= 120 and not _SENTENCE_BREAK_RE.search(text):
-        return _Kind.BAD
-    if line.words <= 12 and _BYLINE_RE.match(text) and not sentence_end:
+    if line.words <= 12 and not sentence_end and _BYLINE_RE.match(text):
         return _Kind.BAD
     has_sentence = sentence_end or bool(_SENTENCE_BREAK_RE.search(text))
     if line.length >= _GOOD_LENGTH and has_sentence:
@@ -414,8 +537,52 @@ def _kind_of(line: _Line) -> _Kind:
     return _Kind.SHORT
 
 
+def _lowercase_words(text: str) -> int:
+    return sum(1 for word in _WORD_RE.findall(text) if word[0].islower())
+
+
+def _is_comments_heading(key: str) -> bool:
+    """Headings like "Comments", "34 Comments", "Comments (3)", "12 responses to …"."""
+    words = key.split()
+    if words and words[0].isdigit():
+        words = words[1:]
+    if words and words[-1].isdigit():
+        words = words[:-1]
+    if not words:
+        return False
+    if words[0] in _COMMENT_WORDS:
+        return len(words) == 1 or words[1] in ("to", "on", "for", "feed")
+    return " ".join(words) in _COMMENT_KEYS
+
+
+# These run a cheap substring test first: most lines contain none of the words.
+def _is_copyright(lowered: str) -> bool:
+    if "©" not in lowered and "copyright" not in lowered and "reserved" not in lowered:
+        return False
+    return bool(_COPYRIGHT_RE.search(lowered))
+
+
+def _is_credit_line(lowered: str) -> bool:
+    if not any(word in lowered for word in _CREDIT_WORDS):
+        return False
+    return bool(_CREDIT_LINE_RE.search(lowered))
+
+
+def _is_captioned(text: str, lowered: str) -> bool:
+    """A caption that ends with its photo credit."""
+    if "credit" in lowered and _CREDIT_END_RE.search(lowered):
+        return True
+    return text.rstrip(" .").endswith((")", "]")) and bool(_CREDIT_TAIL_RE.search(lowered))
+
+
+def _has_chrome_phrase(padded: str) -> bool:
+    if _CHROME_FIRST_WORDS.isdisjoint(padded.split()):
+        return False
+    return any(phrase in padded for phrase in _CHROME_PHRASES)
+
+
 def _score(line: _Line) -> float:
-    if line.duplicate_of is not None and line.kind is not _Kind.BAD:
+    if line.repeat and line.kind is not _Kind.BAD:
         # Repeats add no evidence: a page may hold its body twice (AMP copy, print view).
         return 0.0
     match line.kind:
@@ -448,6 +615,8 @@ def _densest_region(lines: list[_Line]) -> tuple[int, int] | None:
     if not runs:
         return None
     strongest = max(score for score, _, _ in runs)
+    if strongest < _MIN_ARTICLE_SCORE:
+        return None
     for score, start, end in runs:
         if score >= min(strongest, max(_MIN_BODY_SCORE, _BODY_SHARE * strongest)):
             return start, end
@@ -465,6 +634,27 @@ def _best_run(lines: list[_Line], start: int, stop: int) -> tuple[float, int, in
         if total > 0 and (best is None or total > best[0]):
             best = (total, run_start, index)
     return best
+
+
+def _widen(lines: list[_Line], start: int, end: int) -> tuple[int, int]:
+    """Take in short sentences right at the edges of the body ("He declined to comment.")."""
+
+    def is_sentence(index: int) -> bool:
+        line = lines[index]
+        return (
+            line.kind is _Kind.SHORT
+            and not line.menu_like
+            and line.count == 1
+            and _ends_sentence(line.text)
+        )
+
+    for _ in range(_EDGE_SENTENCES):
+        if start > 0 and is_sentence(start - 1):
+            start -= 1
+    for _ in range(_EDGE_SENTENCES):
+        if end + 1 < len(lines) and is_sentence(end + 1):
+            end += 1
+    return start, end
 
 
 def _split_region(lines: list[_Line], start: int, end: int) -> list[tuple[int, int]]:
@@ -502,15 +692,24 @@ def _body_paragraphs(lines: list[_Line], start: int, end: int) -> list[str]:
     outside = {
         line.key for i, line in enumerate(lines) if (i < start or i > end) and line.key in inside
     }
-    paragraphs: list[str] = []
-    for index in range(start, end + 1):
-        line = lines[index]
-        if line.kind in (_Kind.GOOD, _Kind.NEAR):
-            paragraphs.append(line.text)
-        elif line.kind is _Kind.SHORT and line.key not in outside:
-            if not line.menu_like or _between_prose(lines, index, start, end):
-                paragraphs.append(line.text)
-    return paragraphs
+    return [
+        lines[index].text
+        for index in range(start, end + 1)
+        if _is_body_line(lines, index, start, end, outside)
+    ]
+
+
+def _is_body_line(lines: list[_Line], index: int, start: int, end: int, outside: set[str]) -> bool:
+    line = lines[index]
+    if line.kind in (_Kind.GOOD, _Kind.NEAR):
+        return True
+    # Short lines are subheads, list items and one-line quotes, unless the page shows them
+    # elsewhere too (headlines, menu entries) or they read as a label away from prose.
+    return (
+        line.kind is _Kind.SHORT
+        and line.key not in outside
+        and (not line.menu_like or _between_prose(lines, index, start, end))
+    )
 
 
 def _between_prose(lines: list[_Line], index: int, start: int, end: int) -> bool:
@@ -520,25 +719,47 @@ def _between_prose(lines: list[_Line], index: int, start: int, end: int) -> bool
     return before and after
 
 
+def _opens_with_headline(lines: list[_Line], start: int, end: int) -> bool:
+    """A long headline (one that reads as text) can open the body run itself."""
+    first = lines[start]
+    return (
+        start < end
+        and first.kind is _Kind.NEAR
+        and first.headline_like
+        and not first.text.rstrip(_TRAILING_CLOSERS).endswith((".", ":"))
+        and lines[start + 1].kind in (_Kind.GOOD, _Kind.NEAR)
+    )
+
+
 def _find_title(
     lines: list[_Line], start: int, end: int, previous_end: int, previous_title_key: str
 ) -> int | None:
     floor = max(previous_end + 1, start - _TITLE_WINDOW)
-    candidates = [
-        i
-        for i in range(start - 1, floor - 1, -1)
-        if lines[i].headline_like
-        and lines[i].kind is not _Kind.TAIL
-        and lines[i].key != previous_title_key
-        and not _NOT_TITLE_RE.search(lines[i].text)
-    ]
-    # Section names and author names look like short headlines; real headlines read as phrases.
-    phrases = [i for i in candidates if not lines[i].menu_like]
-    if phrases or candidates:
-        return (phrases or candidates)[0]
-    counts = Counter(line.key for line in lines)
+    best: tuple[float, int] | None = None
+    for i in range(start - 1, floor - 1, -1):
+        line = lines[i]
+        if (
+            not line.headline_like
+            or line.kind in (_Kind.BAD, _Kind.TAIL)
+            or line.key == previous_title_key
+            or _NOT_TITLE_RE.search(line.text)
+        ):
+            continue
+        # Nearest to the body wins, but headlines are often shown twice (page heading and
+        # share widget), while section and author names look like headlines and read as labels.
+        score = -0.15 * (start - i)
+        if line.count > 1:
+            score += 1.0
+        if line.menu_like:
+            score -= 2.0
+        if line.words > 20:
+            score -= 1.0
+        if best is None or score > best[0]:
+            best = (score, i)
+    if best is not None:
+        return best[1]
     for i in range(end + 1, min(len(lines), end + 4)):
-        if lines[i].headline_like and counts[lines[i].key] > 1:
+        if lines[i].headline_like and lines[i].count > 1:
             return i
     return None
 
@@ -565,45 +786,51 @@ def _find_date(lines: list[_Line], start: int, end: int, previous_end: int) -> d
 
 def _parse_date(text: str) -> datetime | None:
     for pattern in _DATE_RES:
-        match = pattern.search(text)
-        if match is None:
-            continue
-        parts = match.groupdict()
-        year = int(parts["y"])
-        if year < 100:
-            year += 2000
-        if parts.get("mon"):
-            month = _MONTHS[parts["mon"].lower()]
-            day = int(parts["d"])
-        elif parts.get("a"):
-            first, second = int(parts["a"]), int(parts["b"])
-            # Dotted dates are day-first everywhere; slashed ones are month-first unless that
-            # cannot be.
-            if parts["sep"] == "." or first > 12:
-                day, month = first, second
-            else:
-                month, day = first, second
-        else:
-            month, day = int(parts["m"]), int(parts["d"])
-        hour = minute = second_ = 0
-        if not parts.get("hh"):
-            # Some sites write the time first: "5:27 am CST, Wednesday, November 20, 2019".
-            clock = _CLOCK_RE.search(text[: match.start()])
-            if clock is not None:
-                parts.update(clock.groupdict())
-        if parts.get("hh"):
-            hour, minute = int(parts["hh"]), int(parts["mm"])
-            second_ = int(parts["ss"] or 0)
-            ampm = (parts.get("ampm") or "").lower()
-            if ampm.startswith("p") and hour < 12:
-                hour += 12
-            elif ampm.startswith("a") and hour == 12:
-                hour = 0
-        try:
-            return datetime(year, month, day, hour, minute, second_)
-        except ValueError:
-            try:
-                return datetime(year, month, day)
-            except ValueError:
-                continue
+        for match in pattern.finditer(text):
+            parsed = _date_from_match(text, match)
+            if parsed is not None:
+                return parsed
     return None
+
+
+def _date_from_match(text: str, match: re.Match[str]) -> datetime | None:
+    parts = match.groupdict()
+    year = int(parts["y"])
+    if year < 100:
+        year += 2000
+    if parts.get("mon"):
+        month = _MONTHS.get(parts["mon"].lower(), 0)
+        day = int(parts["d"])
+    elif parts.get("a"):
+        first, second = int(parts["a"]), int(parts["b"])
+        # Dotted dates are day-first everywhere; slashed ones are month-first unless that
+        # cannot be.
+        if parts["sep"] == "." or first > 12:
+            day, month = first, second
+        else:
+            month, day = first, second
+    else:
+        month, day = int(parts["m"]), int(parts["d"])
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    hour = minute = second = 0
+    if not parts.get("hh"):
+        # Some sites write the time first: "5:27 am CST, Wednesday, November 20, 2019".
+        clock = _CLOCK_RE.search(text[: match.start()])
+        if clock is not None:
+            parts.update(clock.groupdict())
+    if parts.get("hh"):
+        hour, minute = int(parts["hh"]), int(parts["mm"])
+        second = int(parts["ss"] or 0)
+        ampm = (parts.get("ampm") or "").lower()
+        if ampm.startswith("p") and hour < 12:
+            hour += 12
+        elif ampm.startswith("a") and hour == 12:
+            hour = 0
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        try:
+            return datetime(year, month, day)
+        except ValueError:
+            return None

@@ -9,7 +9,6 @@ once and no markup can leak through.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
@@ -19,27 +18,6 @@ from lxml.etree import _Element
 
 __all__ = ["ExtractedPage", "extract_html"]
 
-# Options chosen on the 45-page news corpus (word-4-gram F1, see tests/articles/
-# test_html_extraction.py):
-# - favor_precision: drops more boilerplate (teasers, bylines, share bars) for a small recall cost;
-#   it scored best of balanced/precision/recall.
-# - include_tables: some articles keep their body (or data the text refers to) in tables;
-#   dropping tables cost about 1.5 points of recall.
-# - include_comments=False: reader comments are not the article.
-# - fast=True: skips the readability/jusText fallback comparison; identical output on the corpus
-#   with favor_precision and about twice as fast.
-# - with_metadata: title, canonical URL and date come from trafilatura's metadata pass (htmldate
-#   for the date, asked for time of day and zone as well).
-_EXTRACT_OPTIONS: dict[str, object] = {
-    "favor_precision": True,
-    "include_tables": True,
-    "include_comments": False,
-    "include_images": False,
-    "include_links": False,
-    "include_formatting": False,
-    "fast": True,
-    "with_metadata": True,
-}
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 # Tags of trafilatura's output tree that start a new paragraph.
@@ -49,10 +27,6 @@ _BLOCK_TAGS = frozenset(
 _CELL_SEPARATOR = " | "
 # Between a headline and the site name in <title>: "Headline | Site", "Site - Headline".
 _TITLE_SEPARATORS = (" | ", " - ", " – ", " — ", " · ", " :: ", " » ")
-
-# trafilatura logs every page it discards at WARNING/ERROR; a page without main text is an
-# ordinary outcome here (we return None), not an error.
-logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +40,34 @@ class ExtractedPage:
 def extract_html(html: str, *, url_hint: str = "") -> ExtractedPage | None:
     """Extract the main article; None when the page has no extractable main text.
 
-    ``url_hint`` (where the page was fetched from) is only used to resolve a relative
-    ``<link rel="canonical">``; it is never returned as the page's own URL.
+    ``url_hint`` (where the page was fetched from) resolves a relative canonical link and lets
+    the date finder read a date from the address; it is never returned as the page's own URL.
     """
     if not html or not html.strip():
         return None
     tree = trafilatura.load_html(html)
     if tree is None:
         return None
+    # Options chosen on the 45-page news corpus (word-4-gram shingle F1, see
+    # tests/articles/test_html_extraction.py):
     document = trafilatura.bare_extraction(
         tree,
+        url=url_hint or None,
+        # Drops more boilerplate (teasers, bylines, share bars) for a small recall cost; scored
+        # best of balanced / favor_precision / favor_recall.
+        favor_precision=True,
+        # Skips the readability/jusText fallback comparison: same output on the corpus with
+        # favor_precision, about twice as fast.
+        fast=True,
+        # Some articles keep their body, or data the text refers to, in tables; without them
+        # recall dropped by about 1.5 points.
+        include_tables=True,
+        include_comments=False,
+        include_images=False,
+        include_links=False,
+        include_formatting=False,
+        with_metadata=True,
         date_extraction_params=_date_params(),
-        **_EXTRACT_OPTIONS,  # type: ignore[arg-type]
     )
     if document is None or isinstance(document, dict):
         return None
@@ -91,7 +81,7 @@ def extract_html(html: str, *, url_hint: str = "") -> ExtractedPage | None:
     return ExtractedPage(
         title=title,
         paragraphs=tuple(paragraphs),
-        url=document.url or _relative_canonical(tree, url_hint),
+        url=_canonical_url(tree, url_hint),
         published_at=_parse_date(document.date),
     )
 
@@ -116,16 +106,33 @@ def _parse_date(value: str | None) -> datetime | None:
         return None
 
 
-def _relative_canonical(tree: _Element, url_hint: str) -> str:
-    """Canonical href that trafilatura rejected for being relative, resolved against the hint."""
-    if not url_hint:
+def _canonical_url(tree: _Element, url_hint: str) -> str:
+    """``<link rel="canonical">``, else ``og:url``; "" when the page declares neither.
+
+    Not trafilatura's ``document.url``: it prefers ``og:url`` (sometimes a share-domain alias),
+    only looks inside ``<head>`` (malformed pages get their links moved into ``<body>`` by the
+    parser), and falls back to ``<base href>`` or the URL it was given.
+    """
+    og_url = ""
+    for meta in tree.iterfind(".//meta[@content]"):
+        if (meta.get("property") or meta.get("name") or "").strip().lower() == "og:url":
+            og_url = _absolute_url(meta.get("content") or "", url_hint)
+            break
+    for link in tree.iterfind(".//link[@href]"):
+        if "canonical" in (link.get("rel") or "").lower().split():
+            canonical = _absolute_url(link.get("href") or "", url_hint or og_url)
+            if canonical:
+                return canonical
+    return og_url
+
+
+def _absolute_url(href: str, base: str) -> str:
+    href = href.strip()
+    if not href:
         return ""
-    for link in tree.iterfind(".//link[@rel='canonical'][@href]"):
-        href = (link.get("href") or "").strip()
-        if href:
-            resolved = urljoin(url_hint, href)
-            return resolved if urlsplit(resolved).scheme in ("http", "https") else ""
-    return ""
+    url = urljoin(base, href) if base else href
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
 def _render_paragraphs(body: _Element | None) -> list[str]:

@@ -138,3 +138,19 @@ def test_url_hint_is_not_returned_as_canonical() -> None:
     page = extract_html(html, url_hint="https://mirror.example.net/story")
     assert page is not None
     assert page.url == ""
+
+
+def test_canonical_link_preferred_over_og_url_even_outside_head() -> None:
+    html = (FIXTURES / "news_article.html").read_text(encoding="utf-8")
+    canonical = (
+        '<link rel="canonical" href="https://news.example.org/2024/03/05/tidal-barrier-plan">'
+    )
+    html = html.replace(canonical, '<meta property="og:url" content="https://share.example.org/x">')
+    html = html.replace("<main>", f"<main>{canonical}")
+    page = extract_html(html)
+    assert page is not None
+    assert page.url == "https://news.example.org/2024/03/05/tidal-barrier-plan"
+
+    page = extract_html(html.replace(canonical, ""))
+    assert page is not None
+    assert page.url == "https://share.example.org/x"

@@ -167,7 +167,10 @@ def test_csv_with_bom_crlf_and_quoted_newlines_imports(tmp_path: Path) -> None:
 
 def test_csv_in_windows_1252_is_detected(tmp_path: Path) -> None:
     path = tmp_path / "legacy.csv"
-    text = 'title,text\nCafé owners protest,"Owners of cafés in Zürich say the new levy “hurts” them."\n'
+    text = (
+        "title,text\n"
+        'Café owners protest,"Owners of cafés in Zürich say the new levy “hurts” them."\n'
+    )
     path.write_bytes(text.encode("cp1252"))
 
     summary, _ = run_import("--collection", "Legacy", str(path))

@@ -11,7 +11,6 @@ from articles.ingestion.segmenting import Span, build_body, paragraph_spans, sen
 # Hand-made news sentences with the usual traps for splitters: titles (Mr., Mrs., Ms., Dr.),
 # country and place abbreviations (U.S., U.K., D.C., St.), "No. 3", dates ("Jan. 5"), times
 # (a.m./p.m.), decimals and money, ellipses, quotes closing after the period, ?/! and initials.
-
 # Each inner list is one paragraph; the paragraph text is its sentences joined by single spaces.
 GOLD: list[list[str]] = [
     [

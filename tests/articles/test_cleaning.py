@@ -1,0 +1,312 @@
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from articles.ingestion.cleaning import ScrapedArticle, split_scraped_text
+
+SEED = Path(__file__).resolve().parents[1] / "fixtures" / "mfa-briefing-2024-12-10.txt"
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+NEWS_TXT = CORPUS / "news-txt"
+
+FIRST_TITLE = (
+    "China urges certain countries to stop using human rights to meddle in others' domestic "
+    "affairs: spokeswoman"
+)
+SECOND_TITLE = (
+    "Chinese, Vietnamese officials pledge to promote China-Vietnam community with shared future"
+)
+
+PARA_1 = (
+    "The city council voted on Tuesday to expand the bus network, adding six routes that will "
+    "serve the northern suburbs from next spring."
+)
+PARA_2 = (
+    "Officials said the plan would cost about 40 million euros over five years and would be paid "
+    "for by a mix of fares and regional grants."
+)
+PARA_3 = (
+    "Opposition members argued that the money should go to repairing existing lines first, but "
+    "the motion passed with a comfortable majority."
+)
+TITLE = "Council expands bus network to the northern suburbs"
+
+
+def page(*lines: str) -> str:
+    return "\n\n".join(lines)
+
+
+def body_of(articles: list[ScrapedArticle]) -> str:
+    return "\n\n".join("\n\n".join(article.paragraphs) for article in articles)
+
+
+# The corpus score (../shared/corpus/README.md): lowercase, take the \w+ words, form the multiset
+# of consecutive 4-word shingles; P = shared / ours, R = shared / truth, F1 per page, averaged.
+def shingles(text: str) -> Counter[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return Counter(tuple(words[i : i + 4]) for i in range(len(words) - 3))
+
+
+@dataclass(frozen=True)
+class Score:
+    precision: float
+    recall: float
+    f1: float
+
+
+def shingle_score(text: str, truth: str) -> Score:
+    ours, theirs = shingles(text), shingles(truth)
+    shared = sum((ours & theirs).values())
+    precision = shared / sum(ours.values()) if ours else 0.0
+    recall = shared / sum(theirs.values()) if theirs else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Score(precision, recall, f1)
+
+
+# The seed page: two articles, the second one's headline after its body.
+
+
+@pytest.fixture(scope="module")
+def seed_articles() -> list[ScrapedArticle]:
+    return split_scraped_text(SEED.read_text(encoding="utf-8"))
+
+
+def test_the_seed_page_holds_exactly_two_articles(seed_articles: list[ScrapedArticle]) -> None:
+    assert [article.title for article in seed_articles] == [FIRST_TITLE, SECOND_TITLE]
+
+
+def test_the_first_seed_article_has_its_body_and_date(
+    seed_articles: list[ScrapedArticle],
+) -> None:
+    first = seed_articles[0]
+    assert first.published_at == datetime(2024, 12, 10, 16, 52)
+    assert len(first.paragraphs) == 7
+    assert first.paragraphs[0].startswith("China urges certain countries to refrain from")
+    assert first.paragraphs[-1].startswith('"Some countries have politicized and weaponized')
+    assert first.paragraphs[-1].endswith("urged Mao.")
+
+
+def test_the_second_seed_article_takes_its_headline_from_after_its_body(
+    seed_articles: list[ScrapedArticle],
+) -> None:
+    second = seed_articles[1]
+    assert second.published_at is None
+    assert len(second.paragraphs) == 5
+    assert second.paragraphs[0].startswith("Chinese Vice President Han Zheng met with")
+    assert second.paragraphs[-1].startswith("Vietnam firmly adheres to the one-China policy")
+    assert second.paragraphs[-1].endswith("he added.")
+
+
+def test_no_seed_paragraph_carries_site_chrome(seed_articles: list[ScrapedArticle]) -> None:
+    paragraphs = [p for article in seed_articles for p in article.paragraphs]
+    for paragraph in paragraphs:
+        assert paragraph == paragraph.strip() and paragraph
+        assert paragraph not in ("China", FIRST_TITLE, SECOND_TITLE)
+        for chrome in ("Skip to Content", "Feature Image", "Last Updated At", "Recommended"):
+            assert chrome not in paragraph
+
+
+def test_cleaning_a_cleaned_seed_article_again_changes_nothing(
+    seed_articles: list[ScrapedArticle],
+) -> None:
+    for article in seed_articles:
+        [again] = split_scraped_text(page(article.title, *article.paragraphs))
+        assert (again.title, again.paragraphs) == (article.title, article.paragraphs)
+
+
+# Single rules on small made-up pages.
+
+
+def test_menu_and_widget_lines_are_dropped() -> None:
+    text = page(
+        "Home", "News", "World", "Sport", "Log In", "Subscribe",
+        TITLE, PARA_1, "Advertisement", PARA_2, "Share", PARA_3,
+        "Related Articles", "Some other story about something else", "Facebook", "Twitter",
+    )  # fmt: skip
+    [article] = split_scraped_text(text)
+    assert article.title == TITLE
+    assert article.paragraphs == (PARA_1, PARA_2, PARA_3)
+
+
+@pytest.mark.parametrize(
+    ("date_line", "expected"),
+    [
+        ("2024-12-10 16:52 Last Updated At:22:17", datetime(2024, 12, 10, 16, 52)),
+        ("November 19, 2019, 9:02 PM", datetime(2019, 11, 19, 21, 2)),
+        ("Posted by Jane Doe on Nov. 19, 2019 8:03 am ET", datetime(2019, 11, 19, 8, 3)),
+        ("Updated: 18 Nov 2019 9:38 pm", datetime(2019, 11, 18, 21, 38)),
+        ("13.11.2019, 23:06", datetime(2019, 11, 13, 23, 6)),
+        ("2018-08-16", datetime(2018, 8, 16)),
+        ("5:27 am CST, Wednesday, November 20, 2019", datetime(2019, 11, 20, 5, 27)),
+    ],
+)
+def test_a_date_line_above_the_body_becomes_published_at(
+    date_line: str, expected: datetime
+) -> None:
+    [article] = split_scraped_text(page("Menu", TITLE, date_line, PARA_1, PARA_2, PARA_3))
+    assert article.published_at == expected
+    assert article.title == TITLE
+    assert article.paragraphs == (PARA_1, PARA_2, PARA_3)
+
+
+def test_a_published_date_wins_over_an_updated_one() -> None:
+    text = page(
+        TITLE, "Updated: 19 Nov 2019 9:38 pm", "Posted: 18 Nov 2019 8:11 pm", PARA_1, PARA_2
+    )
+    [article] = split_scraped_text(text)
+    assert article.published_at == datetime(2019, 11, 18, 20, 11)
+
+
+def test_a_page_without_a_date_has_no_published_at() -> None:
+    [article] = split_scraped_text(page(TITLE, PARA_1, PARA_2, PARA_3))
+    assert article.published_at is None
+
+
+def test_a_headline_repeated_after_the_body_is_its_title() -> None:
+    text = page("Menu", PARA_1, PARA_2, PARA_3, TITLE, TITLE, "Recommended Articles")
+    [article] = split_scraped_text(text)
+    assert article.title == TITLE
+    assert article.paragraphs == (PARA_1, PARA_2, PARA_3)
+
+
+def test_a_repeated_headline_between_two_bodies_splits_the_page() -> None:
+    other = "Ministers agree on a new plan for regional trains"
+    other_1 = (
+        "Transport ministers from four regions agreed on Friday to run joint timetables for "
+        "regional trains, ending years of disputes over connections."
+    )
+    other_2 = (
+        "The agreement still needs the approval of each regional parliament, which is expected "
+        "before the summer break, a spokesman said."
+    )
+    text = page(TITLE, "2021-03-03", PARA_1, PARA_2, TITLE, TITLE, other_1, other_2, other, other)
+    first, second = split_scraped_text(text)
+    assert (first.title, first.paragraphs) == (TITLE, (PARA_1, PARA_2))
+    assert (second.title, second.paragraphs) == (other, (other_1, other_2))
+    assert first.published_at == datetime(2021, 3, 3)
+    assert second.published_at is None
+
+
+def test_a_page_without_chrome_stays_intact() -> None:
+    quote = '"It is a good day for the city," the mayor said.'
+    text = page(
+        TITLE, PARA_1, quote, PARA_2, "What happens next", PARA_3, "He declined to comment."
+    )
+    [article] = split_scraped_text(text)
+    assert article.title == TITLE
+    assert article.paragraphs == (
+        PARA_1, quote, PARA_2, "What happens next", PARA_3, "He declined to comment.",
+    )  # fmt: skip
+
+
+def test_a_long_headline_opening_the_text_is_the_title_and_not_a_paragraph() -> None:
+    long_title = (
+        "Council votes to expand the bus network with six new routes for the northern suburbs "
+        "from next spring"
+    )
+    [article] = split_scraped_text(page(long_title, PARA_1, PARA_2, PARA_3))
+    assert article.title == long_title
+    assert article.paragraphs == (PARA_1, PARA_2, PARA_3)
+
+
+def test_a_short_plain_text_without_chrome_is_kept_whole() -> None:
+    text = page("Rivers in spring", "A plain text story about rivers.", "It has two paragraphs.")
+    [article] = split_scraped_text(text)
+    assert article.title == "Rivers in spring"
+    assert article.paragraphs == ("A plain text story about rivers.", "It has two paragraphs.")
+
+
+def test_comments_after_the_article_are_not_part_of_it() -> None:
+    comment = (
+        "I take this bus every day and it is always late, so I am not sure six new routes will "
+        "fix anything at all for people like me."
+    )
+    text = page(
+        TITLE, PARA_1, PARA_2, "3 Comments", "reader1 says:", "March 3, 2021 at 6:34 am",
+        comment, "reader2 says:", "March 3, 2021 at 7:02 am", comment.replace("bus", "tram"),
+        "reader3 says:", "March 3, 2021 at 7:10 am", comment.replace("bus", "train"),
+    )  # fmt: skip
+    [article] = split_scraped_text(text)
+    assert article.paragraphs == (PARA_1, PARA_2)
+
+
+def test_a_body_repeated_further_down_the_page_is_kept_once() -> None:
+    text = page(TITLE, PARA_1, PARA_2, PARA_3, "Share", "Print", TITLE, PARA_1, PARA_2, PARA_3)
+    [article] = split_scraped_text(text)
+    assert article.paragraphs == (PARA_1, PARA_2, PARA_3)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n\t\n  \r\n"])
+def test_empty_or_blank_input_gives_no_articles(text: str) -> None:
+    assert split_scraped_text(text) == []
+
+
+def test_a_page_of_chrome_alone_gives_no_articles() -> None:
+    assert split_scraped_text(page("Home", "News", "Sport", "Log In", "© 2024 Example")) == []
+
+
+def test_a_100_kb_page_is_cleaned_quickly() -> None:
+    chunk = page("Home", "News", "Sport", TITLE, "2021-03-03", PARA_1, PARA_2, PARA_3, "Share")
+    text = "\n\n".join(f"{chunk} {n}" for n in range(100_000 // len(chunk) + 1))[:100_000]
+    split_scraped_text(text)
+    started = time.perf_counter()
+    split_scraped_text(text)
+    # The budget is 50 ms; the bound here is loose so that a busy machine does not fail it.
+    assert time.perf_counter() - started < 0.25
+
+
+# The 45 pages of ../shared/corpus/news-txt against their human-checked bodies.
+
+
+@pytest.fixture(scope="module")
+def corpus_scores() -> list[tuple[str, Score, Score]]:
+    if not NEWS_TXT.is_dir():
+        pytest.skip(f"../shared/corpus is absent: {NEWS_TXT} not found")
+    truth = json.loads((NEWS_TXT / "ground-truth.json").read_text(encoding="utf-8"))
+    scores = []
+    for path in sorted((NEWS_TXT / "pages").glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        body = truth[path.stem]["articleBody"]
+        scores.append(
+            (
+                path.stem,
+                shingle_score(body_of(split_scraped_text(text)), body),
+                shingle_score(text, body),
+            )
+        )
+    return scores
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def test_the_corpus_has_all_45_pages(corpus_scores: list[tuple[str, Score, Score]]) -> None:
+    assert len(corpus_scores) == 45
+
+
+def test_cleaned_corpus_pages_average_a_shingle_f1_of_at_least_0_80(
+    corpus_scores: list[tuple[str, Score, Score]],
+) -> None:
+    cleaned = mean([cleaned.f1 for _, cleaned, _ in corpus_scores])
+    raw = mean([raw.f1 for _, _, raw in corpus_scores])
+    worst = ", ".join(
+        f"{stem[:8]} {score.f1:.2f}"
+        for stem, score, _ in sorted(corpus_scores, key=lambda row: row[1].f1)[:5]
+    )
+    assert cleaned >= 0.80, f"average F1 {cleaned:.4f} (raw {raw:.4f}); worst pages: {worst}"
+
+
+def test_cleaning_raises_corpus_precision_above_the_raw_dumps(
+    corpus_scores: list[tuple[str, Score, Score]],
+) -> None:
+    cleaned = mean([cleaned.precision for _, cleaned, _ in corpus_scores])
+    raw = mean([raw.precision for _, _, raw in corpus_scores])
+    assert cleaned > raw, f"average precision {cleaned:.4f}, raw dumps {raw:.4f}"

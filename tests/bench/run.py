@@ -1,0 +1,312 @@
+"""Ingestion benchmark: ``make bench`` (PostgreSQL; not part of ``make test``).
+
+Generates a deterministic synthetic JSONL corpus, imports it end to end with
+``manage.py import_articles`` in a child process (so the wall time includes start-up and the
+peak RSS is the importer's own), and compares with PostgreSQL's own ``COPY`` of the very rows
+the import stored. Then imports the 45 HTML sample pages from ../shared/corpus.
+
+The database is ``BENCH_DATABASE_URL`` (default: a ``themata_bench`` database on the local
+PostgreSQL, created if missing and emptied before each run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/themata_bench"
+WORDS = [
+    "government",
+    "minister",
+    "said",
+    "the",
+    "on",
+    "in",
+    "of",
+    "and",
+    "to",
+    "a",
+    "reform",
+    "poverty",
+    "law",
+    "court",
+    "election",
+    "health",
+    "school",
+    "economy",
+    "trade",
+    "talks",
+    "border",
+    "agreement",
+    "budget",
+    "people",
+    "country",
+    "president",
+    "parliament",
+    "vote",
+    "rights",
+    "development",
+    "cooperation",
+    "security",
+    "growth",
+    "report",
+    "week",
+    "year",
+    "city",
+    "officials",
+    "announced",
+    "plan",
+    "new",
+    "national",
+    "public",
+    "policy",
+    "crisis",
+    "support",
+    "million",
+    "percent",
+]
+
+
+def synthetic_jsonl(path: Path, articles: int, paragraphs: int = 10, seed: int = 7) -> int:
+    """Write ``articles`` records of ``paragraphs`` paragraphs each; returns the byte size."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(articles):
+            body = "\n\n".join(
+                " ".join(
+                    (" ".join(rng.choices(WORDS, k=rng.randint(12, 24))).capitalize() + ".")
+                    for _ in range(rng.randint(2, 4))
+                )
+                for _ in range(paragraphs)
+            )
+            record = {
+                "id": f"syn-{n}",
+                "title": " ".join(rng.choices(WORDS, k=8)).capitalize(),
+                "text": body,
+                "url": f"https://news.example/{n}",
+                "published": f"2024-{1 + n % 12:02d}-{1 + n % 28:02d}T12:00:00Z",
+                "section": rng.choice(["world", "politics", "economy"]),
+            }
+            out.write(json.dumps(record) + "\n")
+    return path.stat().st_size
+
+
+# Runs manage.py in this child and records the child's own peak resident memory (VmHWM,
+# which exec resets, unlike getrusage's ru_maxrss that keeps the forking parent's peak).
+_CHILD = """
+import atexit, runpy, sys
+peak_file = sys.argv[1]
+def _peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(peak_file, "w").write(line.split()[1])
+atexit.register(_peak)
+sys.argv = ["manage.py", *sys.argv[2:]]
+runpy.run_path("manage.py", run_name="__main__")
+"""
+
+
+def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run ``manage.py args``; returns (wall seconds, peak RSS MB of that child, stdout)."""
+    peak_file = Path(env["BENCH_WORKDIR"]) / "peak-kb"
+    started = time.perf_counter()
+    process = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(peak_file), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{process.stderr}")
+    return elapsed, int(peak_file.read_text()) / 1024, process.stdout
+
+
+def reset_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def copy_same_rows(url: str, collection_name: str) -> tuple[float, int, int]:
+    """COPY the articles and segments the import stored, again, into the same tables.
+
+    The rows are read back from the import, given a new collection and new ids, and written
+    with two COPYs and a commit: the same columns, indexes, constraints and deferred
+    foreign-key checks the import pays for, with none of its parsing. The copy is removed
+    afterwards. Returns (seconds, articles, segments).
+    """
+    with psycopg.connect(url) as conn:
+        (source_id,) = conn.execute(
+            "SELECT id FROM articles_collection WHERE name = %s", [collection_name]
+        ).fetchone()
+        (target_id,) = conn.execute(
+            "INSERT INTO articles_collection (name, slug, description, created_at)"
+            " VALUES (%s, %s, '', now()) RETURNING id",
+            [f"{collection_name}-copy", f"{collection_name}-copy"],
+        ).fetchone()
+        (offset,) = conn.execute("SELECT coalesce(max(id), 0) FROM articles_article").fetchone()
+
+        def rows_of(table: str, where: str, replace: dict[str, str]) -> tuple[list[str], list]:
+            # Every column as text, in table order: exactly what COPY's text format reads.
+            columns = [
+                name
+                for (name,) in conn.execute(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_name = %s ORDER BY ordinal_position",
+                    [table],
+                )
+                if name != "id" or "id" in replace
+            ]
+            select = ", ".join(f"({replace.get(name, f't."{name}"')})::text" for name in columns)
+            rows = conn.execute(f"SELECT {select} FROM {table} t {where}", [source_id]).fetchall()
+            return columns, rows
+
+        article_columns, articles = rows_of(
+            "articles_article",
+            "WHERE t.collection_id = %s",
+            {"id": f"t.id + {offset}", "collection_id": str(target_id)},
+        )
+        segment_columns, segments = rows_of(
+            "articles_segment",
+            "JOIN articles_article a ON a.id = t.article_id WHERE a.collection_id = %s",
+            {"article_id": f"t.article_id + {offset}"},
+        )
+        conn.commit()
+
+        started = time.perf_counter()
+        with conn.cursor() as cursor:
+            for table, columns, rows in (
+                ("articles_article", article_columns, articles),
+                ("articles_segment", segment_columns, segments),
+            ):
+                quoted = ", ".join(f'"{c}"' for c in columns)
+                with cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        conn.commit()
+        elapsed = time.perf_counter() - started
+
+        conn.execute(
+            "DELETE FROM articles_segment s USING articles_article a"
+            " WHERE a.id = s.article_id AND a.collection_id = %s",
+            [target_id],
+        )
+        conn.execute("DELETE FROM articles_article WHERE collection_id = %s", [target_id])
+        conn.execute("DELETE FROM articles_collection WHERE id = %s", [target_id])
+        conn.commit()
+        return elapsed, len(articles), len(segments)
+
+
+def import_jsonl(
+    path: Path, collection: str, env: dict[str, str], *extra: str
+) -> tuple[float, float, dict]:
+    seconds, rss, stdout = run_child(
+        ["import_articles", "--collection", collection, "--json", *extra, str(path)], env
+    )
+    return seconds, rss, json.loads(stdout)
+
+
+def main() -> None:
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+    reset_database(url)
+    workdir = Path(tempfile.mkdtemp(prefix="themata-bench-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "BENCH_WORKDIR": str(workdir),
+    }
+    rows: list[tuple[str, str]] = []
+    try:
+        run_child(["migrate", "--noinput", "-v", "0"], env)
+        path = workdir / "synthetic-10000.jsonl"
+        size = synthetic_jsonl(path, 10_000)
+
+        # Median of several runs, each into a new collection so that every run inserts all.
+        runs = [import_jsonl(path, f"bench-10k-{n}", env) for n in range(repeats)]
+        seconds = statistics.median(run[0] for run in runs)
+        segments = runs[0][2]["segments_created"]
+        rows.append(
+            (
+                f"JSONL import, 10,000 articles ({size / 1e6:.0f} MB), median of {repeats}",
+                f"{seconds:.2f} s; {segments:,} segments; {segments / seconds:,.0f} segments/s;"
+                f" peak RSS {max(run[1] for run in runs):.0f} MB",
+            )
+        )
+        copies = [copy_same_rows(url, "bench-10k-0") for _ in range(repeats)]
+        copy_seconds = statistics.median(copy[0] for copy in copies)
+        rows.append(
+            (
+                f"PostgreSQL COPY of the same {copies[0][1]:,} + {copies[0][2]:,} rows",
+                f"{copy_seconds:.2f} s; import / COPY = {seconds / copy_seconds:.2f}x",
+            )
+        )
+        seconds, rss, summary = import_jsonl(path, "bench-10k-0", env)
+        rows.append(
+            (
+                "Re-import of the same 10,000 (all duplicates)",
+                f"{seconds:.2f} s; {summary['duplicates_skipped']:,} skipped",
+            )
+        )
+        seconds, rss, summary = import_jsonl(path, "bench-sentences", env, "--segment", "sentence")
+        segments = summary["segments_created"]
+        rows.append(
+            (
+                "JSONL import, 10,000 articles, sentence segments",
+                f"{seconds:.2f} s; {segments:,} segments; {segments / seconds:,.0f} segments/s;"
+                f" peak RSS {rss:.0f} MB",
+            )
+        )
+        big = workdir / "synthetic-40000.jsonl"
+        size = synthetic_jsonl(big, 40_000)
+        seconds, rss, summary = import_jsonl(big, "bench-40k", env)
+        segments = summary["segments_created"]
+        rows.append(
+            (
+                f"JSONL import, 40,000 articles ({size / 1e6:.0f} MB)",
+                f"{seconds:.2f} s; {segments:,} segments; {segments / seconds:,.0f} segments/s;"
+                f" peak RSS {rss:.0f} MB",
+            )
+        )
+
+        html_pages = CORPUS / "news-html" / "pages"
+        if html_pages.is_dir():
+            seconds, rss, summary = import_jsonl(html_pages, "bench-html", env)
+            created = summary["articles_created"]
+            rows.append(
+                (
+                    f"HTML import, {created} sample pages",
+                    f"{seconds:.2f} s; {created / seconds:.1f} pages/s; peak RSS {rss:.0f} MB",
+                )
+            )
+        else:
+            rows.append(("HTML import", f"skipped: {html_pages} is absent"))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    width = max(len(name) for name, _ in rows)
+    print(f"Themata ingestion benchmark on {url.rsplit('@', 1)[-1]}, {os.cpu_count()} CPUs")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
