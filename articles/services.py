@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import (
     DEFAULT_DB_ALIAS,
+    DatabaseError,
     IntegrityError,
     connection,
     connections,
@@ -30,6 +32,8 @@ from .ingestion.readers import ArticleRecord
 from .ingestion.segmenting import build_body, paragraph_spans, sentence_spans
 from .ingestion.sources import FORMATS, ProgressCounter, SourceFile, iter_sources
 from .models import Article, Collection, ImportBatch, Segment, Segmentation, content_hash_for
+
+logger = logging.getLogger(__name__)
 
 # A run stops reading once it has found this many problems: enough to fix a file in one go.
 MAX_REPORTED_PROBLEMS = 100
@@ -319,8 +323,17 @@ def _import_sources(
                     writer.add(item)
         except ImportRejected as rejected:
             result.errors.append(rejected.problem)
-            if len(result.errors) >= MAX_REPORTED_PROBLEMS:
-                return
+        except DatabaseError:
+            raise
+        except Exception:
+            # A parser bug must not become a traceback for the user: the file is reported
+            # as unreadable and the details go to the log.
+            logger.exception("Unexpected error while reading %s", source.name)
+            result.errors.append(
+                ImportProblem(source.name, "could not be read (internal error, see server log)")
+            )
+        if len(result.errors) >= MAX_REPORTED_PROBLEMS:
+            return
     if not result.errors:
         writer.flush()
 

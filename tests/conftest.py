@@ -4,15 +4,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.corpus import ABSENT, CORPUS
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-# The shared corpus sits beside the repository on developer and CI machines only.
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
 
 @pytest.fixture
 def corpus() -> Path:
+    # The shared corpus sits beside the repository on developer and CI machines only.
     if not CORPUS.is_dir():
-        pytest.skip(f"../shared/corpus is absent ({CORPUS}); corpus tests need it")
+        pytest.skip(ABSENT)
     return CORPUS
 
 

@@ -1,20 +1,15 @@
 from __future__ import annotations
 
-import json
-import re
 import time
-from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from articles.ingestion.cleaning import ScrapedArticle, split_scraped_text
+from tests.corpus import ABSENT, CORPUS, Score, txt_scores
 
 SEED = Path(__file__).resolve().parents[1] / "fixtures" / "mfa-briefing-2024-12-10.txt"
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-NEWS_TXT = CORPUS / "news-txt"
 
 FIRST_TITLE = (
     "China urges certain countries to stop using human rights to meddle in others' domestic "
@@ -45,29 +40,6 @@ def page(*lines: str) -> str:
 
 def body_of(articles: list[ScrapedArticle]) -> str:
     return "\n\n".join("\n\n".join(article.paragraphs) for article in articles)
-
-
-# The corpus score (../shared/corpus/README.md): lowercase, take the \w+ words, form the multiset
-# of consecutive 4-word shingles; P = shared / ours, R = shared / truth, F1 per page, averaged.
-def shingles(text: str) -> Counter[tuple[str, ...]]:
-    words = re.findall(r"\w+", text.lower())
-    return Counter(tuple(words[i : i + 4]) for i in range(len(words) - 3))
-
-
-@dataclass(frozen=True)
-class Score:
-    precision: float
-    recall: float
-    f1: float
-
-
-def shingle_score(text: str, truth: str) -> Score:
-    ours, theirs = shingles(text), shingles(truth)
-    shared = sum((ours & theirs).values())
-    precision = shared / sum(ours.values()) if ours else 0.0
-    recall = shared / sum(theirs.values()) if theirs else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return Score(precision, recall, f1)
 
 
 # The seed page: two articles, the second one's headline after its body.
@@ -267,21 +239,9 @@ def test_a_100_kb_page_is_cleaned_quickly() -> None:
 
 @pytest.fixture(scope="module")
 def corpus_scores() -> list[tuple[str, Score, Score]]:
-    if not NEWS_TXT.is_dir():
-        pytest.skip(f"../shared/corpus is absent: {NEWS_TXT} not found")
-    truth = json.loads((NEWS_TXT / "ground-truth.json").read_text(encoding="utf-8"))
-    scores = []
-    for path in sorted((NEWS_TXT / "pages").glob("*.txt")):
-        text = path.read_text(encoding="utf-8")
-        body = truth[path.stem]["articleBody"]
-        scores.append(
-            (
-                path.stem,
-                shingle_score(body_of(split_scraped_text(text)), body),
-                shingle_score(text, body),
-            )
-        )
-    return scores
+    if not CORPUS.is_dir():
+        pytest.skip(ABSENT)
+    return txt_scores()
 
 
 def mean(values: list[float]) -> float:

@@ -1,63 +1,34 @@
 from __future__ import annotations
 
-import gzip
-import json
 import re
-from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from articles.ingestion.html import ExtractedPage, extract_html
+from tests.corpus import ABSENT, CORPUS, Score, html_scores, mean_score, shingle_score
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "html"
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-NEWS_HTML = CORPUS / "news-html"
-
-_WORD = re.compile(r"\w+")
-
-
-def shingles(text: str) -> Counter[tuple[str, ...]]:
-    """Multiset of consecutive word-4-grams of the lowercased text (corpus README)."""
-    words = _WORD.findall(text.lower())
-    return Counter(tuple(words[i : i + 4]) for i in range(len(words) - 3))
-
-
-def shingle_prf(predicted: str, gold: str) -> tuple[float, float, float]:
-    ours, theirs = shingles(predicted), shingles(gold)
-    shared = sum((ours & theirs).values())
-    precision = shared / sum(ours.values()) if ours else 0.0
-    recall = shared / sum(theirs.values()) if theirs else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
 
 
 def test_shingle_scorer() -> None:
-    assert shingle_prf("a b c d e", "A b c d e") == (1.0, 1.0, 1.0)
-    assert shingle_prf("a b c d", "w x y z") == (0.0, 0.0, 0.0)
-    assert shingle_prf("", "a b c d") == (0.0, 0.0, 0.0)
-    precision, recall, _ = shingle_prf("a b c d e", "a b c d")
-    assert (precision, recall) == (0.5, 1.0)
+    assert shingle_score("a b c d e", "A b c d e") == Score(1.0, 1.0, 1.0)
+    assert shingle_score("a b c d", "w x y z") == Score(0.0, 0.0, 0.0)
+    assert shingle_score("", "a b c d") == Score(0.0, 0.0, 0.0)
+    score = shingle_score("a b c d e", "a b c d")
+    assert (score.precision, score.recall) == (0.5, 1.0)
 
 
-def test_corpus_average_f1() -> None:
-    if not NEWS_HTML.is_dir():
-        pytest.skip(f"shared corpus not found at {NEWS_HTML} (expected ../shared/corpus)")
-    ground_truth = json.loads((NEWS_HTML / "ground-truth.json").read_text(encoding="utf-8"))
-    pages = sorted((NEWS_HTML / "pages").glob("*.html.gz"))
-    assert len(pages) == len(ground_truth) == 45
+def test_corpus_pages_average_a_shingle_f1_of_at_least_0_93() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip(ABSENT)
 
-    scores = []
-    for path in pages:
-        stem = path.name.removesuffix(".html.gz")
-        html = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
-        page = extract_html(html)
-        text = "\n\n".join(page.paragraphs) if page else ""
-        scores.append(shingle_prf(text, ground_truth[stem]["articleBody"]))
+    scores = html_scores()
 
-    average_f1 = sum(f1 for _, _, f1 in scores) / len(scores)
-    assert average_f1 >= 0.93, f"average shingle F1 {average_f1:.4f} < 0.93"
+    assert len(scores) == 45
+    average = mean_score([score for _, score in scores])
+    assert average.f1 >= 0.93, f"average shingle F1 {average.f1:.4f} < 0.93"
 
 
 @pytest.fixture(scope="module")

@@ -444,3 +444,63 @@ def test_command_without_json_prints_a_summary_and_fails_on_errors(tmp_path: Pat
 
     assert "feed.jsonl, line 1: invalid JSON" in stderr.getvalue()
     assert stdout.getvalue() == ""
+
+
+def test_progress_is_reported_in_bytes_up_to_the_total(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "feed.jsonl", [{"text": f"Story {i}. " * 50} for i in range(300)])
+    calls: list[tuple[int, int]] = []
+
+    articles_import(
+        collection=CollectionFactory(),
+        paths=[path],
+        on_progress=lambda done, total: calls.append((done, total)),
+    )
+
+    assert calls, "no progress was reported"
+    assert {total for _, total in calls} == {path.stat().st_size}
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    assert calls[-1][0] == path.stat().st_size
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_command_shows_a_progress_bar_on_a_terminal(seed_page: Path) -> None:
+    terminal, stdout = Terminal(), io.StringIO()
+
+    call_command(
+        "import_articles", "--collection", "B", str(seed_page), stdout=stdout, stderr=terminal
+    )
+
+    size = seed_page.stat().st_size
+    assert "Importing: 100%" in terminal.getvalue()
+    assert f"{size / 1000:.2f}k/{size / 1000:.2f}k" in terminal.getvalue()
+    assert stdout.getvalue().startswith("Created 2 articles")
+
+
+def test_command_shows_no_progress_bar_when_not_on_a_terminal(seed_page: Path) -> None:
+    stderr = io.StringIO()
+
+    call_command(
+        "import_articles", "--collection", "B", str(seed_page), stdout=io.StringIO(), stderr=stderr
+    )
+
+    assert stderr.getvalue() == ""
+
+
+def test_a_reader_crash_is_reported_as_a_problem_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(text: str, **kwargs: object) -> None:
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr("articles.ingestion.readers.extract_html", explode)
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>Some article text here.</p></body></html>")
+
+    summary, _ = run_import("--collection", "Crash", str(page))
+
+    assert problem(summary)["message"] == "could not be read (internal error, see server log)"
+    assert_nothing_stored()

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import psycopg
 
+from tests.corpus import CORPUS, html_scores, mean_score, txt_scores
+
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/themata_bench"
 WORDS = [
     "government",
@@ -297,8 +298,27 @@ def main() -> None:
                     f"{seconds:.2f} s; {created / seconds:.1f} pages/s; peak RSS {rss:.0f} MB",
                 )
             )
+            started = time.perf_counter()
+            txt = txt_scores()
+            txt_seconds = time.perf_counter() - started
+            cleaned = mean_score([score for _, score, _ in txt])
+            raw = mean_score([score for _, _, score in txt])
+            rows.append(
+                (
+                    f"Scraped-text cleaning, {len(txt)} pages, shingle F1",
+                    f"{cleaned.f1:.3f} (P {cleaned.precision:.3f}, R {cleaned.recall:.3f});"
+                    f" raw dumps {raw.f1:.3f} (P {raw.precision:.3f}); {txt_seconds:.2f} s",
+                )
+            )
+            html = mean_score([score for _, score in html_scores()])
+            rows.append(
+                (
+                    "HTML extraction, 45 pages, shingle F1",
+                    f"{html.f1:.3f} (P {html.precision:.3f}, R {html.recall:.3f})",
+                )
+            )
         else:
-            rows.append(("HTML import", f"skipped: {html_pages} is absent"))
+            rows.append(("HTML import and text quality", f"skipped: {html_pages} is absent"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from tqdm import tqdm
 
 from articles.ingestion.sources import FORMATS
@@ -40,9 +40,16 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        show_progress = not options["json"] and sys.stderr.isatty()
+        # The bar goes to the terminal only: never into --json output or a log file.
+        stream = options.get("stderr") or sys.stderr
+        show_progress = not options["json"] and stream.isatty()
         with tqdm(
-            total=0, unit="B", unit_scale=True, desc="Importing", disable=not show_progress
+            total=0,
+            unit="B",
+            unit_scale=True,
+            desc="Importing",
+            file=stream,
+            disable=not show_progress,
         ) as bar:
 
             def on_progress(done: int, total: int) -> None:
@@ -64,6 +71,10 @@ class Command(BaseCommand):
                     )
                 except ValueError as exc:
                     raise CommandError(str(exc)) from exc
+                except DatabaseError as exc:
+                    raise CommandError(
+                        f"The database failed during the import, so nothing was imported: {exc}"
+                    ) from exc
                 # A collection made for a dry run, or for an import that was refused,
                 # is not left behind.
                 if not existed and (options["dry_run"] or not result.succeeded):
