@@ -22,6 +22,7 @@ class CollectionAdmin(admin.ModelAdmin):
 
 
 class SegmentInline(admin.TabularInline):
+    # Segments are cut from the body by the importer; hand-made ones could break offsets.
     model = Segment
     fields = ["position", "start", "end", "text"]
     readonly_fields = fields
@@ -30,12 +31,19 @@ class SegmentInline(admin.TabularInline):
     show_change_link = False
 
     def has_add_permission(self, request: HttpRequest, obj: Article | None = None) -> bool:
-        # Segments are cut from the body by the importer; hand-made ones could break offsets.
+        return False
+
+
+class MadeByImportsMixin:
+    """Articles, segments and batches come from the importer, which keeps hashes and offsets
+    consistent; the admin may view, correct titles and delete, but not add."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
         return False
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(MadeByImportsMixin, admin.ModelAdmin):
     list_display = ["title", "collection", "published_at", "external_id", "segmentation", "id"]
     list_filter = ["collection", "segmentation", ("published_at", admin.DateFieldListFilter)]
     search_fields = ["title", "external_id", "source_url"]
@@ -47,7 +55,7 @@ class ArticleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(MadeByImportsMixin, admin.ModelAdmin):
     list_display = ["__str__", "article", "position", "start", "end", "short_text"]
     list_filter = ["article__collection"]
     search_fields = ["text"]
@@ -61,7 +69,7 @@ class SegmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(MadeByImportsMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "collection",

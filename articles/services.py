@@ -176,8 +176,10 @@ def _copy_into_postgresql(
         Segment._meta.get_field(name).column
         for name in ("article", "position", "start", "end", "text")
     ]
-    with db.cursor() as wrapper:
-        cursor = wrapper.cursor  # psycopg's own cursor, for its COPY writers
+    # psycopg's own cursor, for its COPY writers; its errors still become Django's
+    # (IntegrityError, DatabaseError), as they would through Django's cursor.
+    with db.cursor() as wrapper, db.wrap_database_errors:
+        cursor = wrapper.cursor
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
             [Article._meta.db_table, Article._meta.pk.column, len(articles)],

@@ -20,3 +20,9 @@ def corpus() -> Path:
 @pytest.fixture
 def seed_page() -> Path:
     return FIXTURES / "mfa-briefing-2024-12-10.txt"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    # PBKDF2 is slow on purpose to protect real passwords; tests only need hashing to work.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

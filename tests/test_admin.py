@@ -71,3 +71,10 @@ def test_admin_is_closed_to_non_staff(client) -> None:
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("model", ["article", "segment", "importbatch"])
+def test_imported_objects_cannot_be_added_by_hand(admin_client_with_data, model: str) -> None:
+    response = admin_client_with_data.get(reverse(f"admin:articles_{model}_add"))
+
+    assert response.status_code == 403
