@@ -71,11 +71,11 @@ class ImportResult:
 
     def summary(self) -> str:
         if self.errors:
-            return (
-                f"Import refused: {len(self.errors)} problem(s); nothing was imported."
-                if not self.dry_run
-                else f"Dry run: {len(self.errors)} problem(s); this import would be refused."
-            )
+            count = len(self.errors)
+            found = f"{count} problem(s)" if count < MAX_REPORTED_PROBLEMS else f"{count}+ problems"
+            if self.dry_run:
+                return f"Dry run: {found}; this import would be refused."
+            return f"Import refused: {found}; nothing was imported."
         prefix = "Dry run: would create" if self.dry_run else "Created"
         return (
             f"{prefix} {self.articles_created} articles and {self.segments_created} segments;"

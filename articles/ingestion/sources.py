@@ -153,29 +153,30 @@ class BufferedSource:
         return decode_text(data, self.source.name)
 
 
+_DETECTION_SAMPLE = 1 << 16
+
+
 def decode_text(data: bytes, name: str) -> str:
+    """A whole file as text: UTF-8 (with or without BOM), else its detected encoding."""
+    encoding = detect_encoding(
+        data[:_DETECTION_SAMPLE], name, complete=len(data) <= _DETECTION_SAMPLE
+    )
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        utf8_error = exc
-    best = charset_normalizer.from_bytes(data).best()
-    if best is None or best.encoding in {"utf_8", "utf_8_sig"}:
         raise ImportRejected(
-            name,
-            f"not valid UTF-8 (byte {data[utf8_error.start]:#04x} at offset {utf8_error.start})"
-            " and its encoding could not be detected; save it as UTF-8",
-        )
-    return str(best)
+            name, f"not valid {encoding} at byte {exc.start + 1}; save the file as UTF-8"
+        ) from None
 
 
-def detect_encoding(sample: bytes, name: str) -> str:
-    """Encoding for a streamed file, chosen from its first bytes."""
+def detect_encoding(sample: bytes, name: str, *, complete: bool = False) -> str:
+    """The encoding of a file from its first bytes (``complete``: the sample is all of it)."""
     try:
         sample.decode("utf-8-sig")
         return "utf-8-sig"
     except UnicodeDecodeError as exc:
-        # A multi-byte character cut off at the end of the sample is still UTF-8.
-        if exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
+        # A multi-byte character cut off at the end of a sample is still UTF-8.
+        if not complete and exc.reason == "unexpected end of data":
             return "utf-8-sig"
         utf8_error = exc
     best = charset_normalizer.from_bytes(sample).best()

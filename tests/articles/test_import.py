@@ -504,3 +504,41 @@ def test_a_reader_crash_is_reported_as_a_problem_not_a_traceback(
 
     assert problem(summary)["message"] == "could not be read (internal error, see server log)"
     assert_nothing_stored()
+
+
+def test_scraped_text_in_latin_1_is_detected(tmp_path: Path) -> None:
+    path = tmp_path / "page.txt"
+    text = (
+        "Les députés ont adopté mardi la réforme des retraites après un débat très animé.\n\n"
+        "Le gouvernement a salué un « pas décisif » tandis que l'opposition dénonçait une loi"
+        " injuste pour les salariés les plus âgés."
+    )
+    path.write_bytes(text.encode("latin-1"))
+
+    summary, _ = run_import("--collection", "FR", str(path))
+
+    assert summary["errors"] == []
+    assert "« pas décisif »" in Article.objects.get().body
+
+
+def test_tab_separated_files_are_read_as_csv(tmp_path: Path) -> None:
+    path = tmp_path / "rows.tsv"
+    path.write_text("id\ttitle\ttext\n7\tTabs, commas\tA body, with commas, in it.\n")
+
+    summary, _ = run_import("--collection", "TSV", str(path))
+
+    assert summary["errors"] == []
+    article = Article.objects.get()
+    assert (article.external_id, article.title) == ("7", "Tabs, commas")
+    assert article.body == "A body, with commas, in it."
+
+
+def test_reading_stops_after_a_hundred_problems(tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    path.write_text("not json\n" * 500)
+
+    result = articles_import(collection=CollectionFactory(), paths=[path])
+
+    assert len(result.errors) == 100
+    assert result.errors[-1].line == 100
+    assert result.summary() == "Import refused: 100+ problems; nothing was imported."
