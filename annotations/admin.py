@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
+from django.forms import Textarea
 
 from .models import Label, LabelSet, Membership, Project
 
@@ -9,6 +11,7 @@ class LabelInline(admin.TabularInline):
     model = Label
     fields = ["order", "name", "slug", "shortcut", "color", "active", "description"]
     prepopulated_fields = {"slug": ["name"]}
+    formfield_overrides = {models.TextField: {"widget": Textarea(attrs={"rows": 2, "cols": 50})}}
     extra = 0
 
 

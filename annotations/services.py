@@ -133,7 +133,13 @@ def demo_load(*, admin_password: str | None = None) -> DemoResult:
         Membership.objects.get_or_create(
             project=project, user=admin, defaults={"role": Membership.Role.MANAGER}
         )
-        articles = articles_import(collection=collection, paths=[DEMO_ARTICLE], created_by=admin)
+        articles = articles_import(
+            collection=collection,
+            paths=[DEMO_ARTICLE],
+            created_by=admin,
+            # The sample comes from a Hong Kong news site; its times are local (UTC+8).
+            time_zone="Asia/Hong_Kong",
+        )
         if not articles.succeeded:
             raise RuntimeError(f"The demo article could not be imported: {articles.errors}")
     return DemoResult(project=project, admin_password=chosen_password, articles=articles)

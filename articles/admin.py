@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import Count, QuerySet
+from django.forms import Textarea
 from django.http import HttpRequest
 
 from .models import Article, Collection, ImportBatch, Segment
@@ -48,7 +50,17 @@ class ArticleAdmin(MadeByImportsMixin, admin.ModelAdmin):
     list_filter = ["collection", "segmentation", ("published_at", admin.DateFieldListFilter)]
     search_fields = ["title", "external_id", "source_url"]
     list_select_related = ["collection"]
-    readonly_fields = ["content_hash", "import_batch", "created_at", "updated_at", "body"]
+    # The body, and what its segments and hash depend on, only change through a re-import.
+    readonly_fields = [
+        "collection",
+        "segmentation",
+        "content_hash",
+        "import_batch",
+        "created_at",
+        "updated_at",
+        "body",
+    ]
+    formfield_overrides = {models.TextField: {"widget": Textarea(attrs={"rows": 2, "cols": 80})}}
     date_hierarchy = "published_at"
     inlines = [SegmentInline]
     show_full_result_count = False

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -27,7 +29,9 @@ def test_demo_builds_the_project_from_the_sample_article(monkeypatch) -> None:
 
     project = Project.objects.get(name="Foreign-ministry briefings")
     assert project.multi_label
-    assert Article.objects.filter(collection=project.collection).count() == 2
+    first, second = Article.objects.filter(collection=project.collection).order_by("id")
+    assert first.published_at == datetime(2024, 12, 10, 16, 52, tzinfo=ZoneInfo("Asia/Hong_Kong"))
+    assert second.published_at is None
     assert Segment.objects.filter(article__collection=project.collection).count() == 12
     labels = list(project.label_set.labels.order_by("order"))
     assert {label.slug for label in labels} >= {
