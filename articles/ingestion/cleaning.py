@@ -55,6 +55,8 @@ _DIGIT_RE = re.compile(r"\d")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _TRAILING_CLOSERS = "\"'”’»)]」』*"
 _TRAILING_CATS = frozenset(("So", "Sk", "Cf", "Mn", "Zs"))
+_BREADCRUMB_SEPARATORS = ("›", "»", ">", "/", "→")
+_BULLETS = ("*", "•", "·", "- ", "– ", "— ", "► ", "▪")
 _SENTENCE_END = ".!?。！？…"
 _SENTENCE_BREAK_RE = re.compile(r"[.!?。！？…][\"'”’»)\]]*\s+\S|[。！？]\S")
 
@@ -229,6 +231,12 @@ _CREDIT_TAIL_RE = re.compile(
     r"[)\]]\W*$",
     re.IGNORECASE,
 )
+# A "Photographer/Agency" credit run into the end of a caption: "... isn't easy.Jane Doe/Getty".
+_CREDIT_SLASH_RE = re.compile(
+    r"\b[A-Z][\w'.-]*\s+[A-Z][\w'.-]*\s*/\s*(?:getty|reuters|ap|afp|epa|alamy|shutterstock|"
+    r"bloomberg|xinhua|dpa|ansa|pa|istock|corbis|ddp|imago)(?:\s+images)?\W*$",
+    re.IGNORECASE,
+)
 _CREDIT_END_RE = re.compile(
     r"\b(?:(?:photo|image|picture)\s+)?credits?\s*:\s*[^.:!?]{1,60}$", re.IGNORECASE
 )
@@ -236,6 +244,15 @@ _CREDIT_LINE_RE = re.compile(
     r"^\W*(?:(?:photo|image|picture|foto|bild)s?(?:\ (?:credit|by|courtesy))?\s*[:|]|courtesy\b)"
     r"|getty images|\bshutterstock\b|\bimage (?:copyright|caption)\b",
     re.IGNORECASE,
+)
+
+# Labels of buttons and toggles: a UI verb and a UI noun, "Close share panel", "Hide caption".
+_CONTROL_VERBS = _phrases(
+    "close|open|show|hide|toggle|expand|collapse|dismiss|skip|view|enlarge|zoom"
+)
+_CONTROL_NOUNS = _phrases(
+    "panel|menu|navigation|nav|window|dialog|popup|overlay|modal|caption|captions|image|photo",
+    "gallery|video|search|sharing|share|comments|transcript|sidebar|details",
 )
 
 _CREDIT_WORDS = ("photo", "image", "picture", "foto", "bild", "courtesy", "getty", "shutterstock")
@@ -324,6 +341,9 @@ _COPYRIGHT_RE = re.compile(
 )
 _UPDATED_START_RE = re.compile(r"^\W*(?:last\s+)?(?:updated|modified|edited)\b", re.IGNORECASE)
 
+# A Title Case badge run into a headline that starts with a number: "Evidence Based15 Tips to…".
+_GLUED_BADGE_RE = re.compile(r"^(?:[A-Z][a-z]+ ){1,3}[A-Z][a-z]+(?=\d+\s+\S+\s+\S+\s+\S)")
+
 # Handles, links, pipes and clock times mark bylines, credits and datelines, not headlines.
 _NOT_TITLE_RE = re.compile(r"@|https?://|www\.|\||\d:\d\d", re.IGNORECASE)
 
@@ -340,6 +360,9 @@ _MIN_ARTICLE_SCORE = 1.5  # about one paragraph of prose
 _MIN_BODY_SCORE = 6.0
 _BODY_SHARE = 0.3
 _TITLE_WINDOW = 12  # lines above the body searched for its headline
+_BYLINED_TITLE_WINDOW = 40  # lines above the body searched for a headline over its byline
+_BYLINE_GAP = 2  # a headline this close above a byline or date belongs to it
+_LINK_LIST_RUN = 3  # this many headline-length phrases in a row are a list of links
 _DATE_WINDOW = 25  # lines above the body searched for its date
 
 
@@ -364,7 +387,7 @@ def split_scraped_text(text: str) -> list[ScrapedArticle]:
         paragraphs = _body_paragraphs(lines, body_start, end)
         if not paragraphs:
             continue
-        title = lines[title_index].text if title_index is not None else ""
+        title = _unglued(lines[title_index].text) if title_index is not None else ""
         articles.append(
             ScrapedArticle(
                 title=title,
@@ -432,10 +455,14 @@ def _is_menu_like(line: _Line) -> bool:
     return not any(len(w) > 3 for w in lower)
 
 
-def _is_headline_like(line: _Line) -> bool:
+def _is_headline_like(line: _Line, full_stop: bool = False) -> bool:
     if line.words < 3 or line.words > 30 or line.length > 220:
         return False
-    if line.text.rstrip(_TRAILING_CLOSERS).endswith("."):
+    if line.text.startswith(_BULLETS):  # a list item or a footnote
+        return False
+    if line.text.endswith(_BREADCRUMB_SEPARATORS):
+        return False
+    if not full_stop and line.text.rstrip(_TRAILING_CLOSERS).endswith("."):
         return False
     first = next((c for c in line.text if c.isalpha()), "")
     return not first or first.lower() != first or first.upper() == first.lower()
@@ -510,7 +537,12 @@ def _kind_of(line: _Line) -> _Kind:
         return _Kind.TAIL
     if line.words <= 8 and (key in _TAIL_KEYS or key.startswith(_TAIL_PREFIXES)):
         return _Kind.TAIL
-    if key in _CHROME_KEYS or key.startswith(_CHROME_PREFIXES) or key.replace(" ", "").isdigit():
+    if (
+        key in _CHROME_KEYS
+        or key.startswith(_CHROME_PREFIXES)
+        or key.replace(" ", "").isdigit()
+        or _is_control_label(key)
+    ):
         return _Kind.BAD
     if line.words <= 15 and ("©" in text or _has_chrome_phrase(padded) or _LABEL_RE.match(text)):
         return _Kind.BAD
@@ -568,9 +600,20 @@ def _is_credit_line(lowered: str) -> bool:
     return bool(_CREDIT_LINE_RE.search(lowered))
 
 
+def _is_control_label(key: str) -> bool:
+    words = key.split()
+    return (
+        2 <= len(words) <= 4
+        and words[0] in _CONTROL_VERBS
+        and not _CONTROL_NOUNS.isdisjoint(words[1:])
+    )
+
+
 def _is_captioned(text: str, lowered: str) -> bool:
     """A caption that ends with its photo credit."""
     if "credit" in lowered and _CREDIT_END_RE.search(lowered):
+        return True
+    if "/" in text and _CREDIT_SLASH_RE.search(text):
         return True
     return text.rstrip(" .").endswith((")", "]")) and bool(_CREDIT_TAIL_RE.search(lowered))
 
@@ -734,34 +777,101 @@ def _opens_with_headline(lines: list[_Line], start: int, end: int) -> bool:
 def _find_title(
     lines: list[_Line], start: int, end: int, previous_end: int, previous_title_key: str
 ) -> int | None:
-    floor = max(previous_end + 1, start - _TITLE_WINDOW)
-    best: tuple[float, int] | None = None
-    for i in range(start - 1, floor - 1, -1):
+    top = max(previous_end + 1, start - _BYLINED_TITLE_WINDOW)
+    listed = _link_list_lines(lines, top, start)
+
+    def can_be_title(i: int, bylined: bool = False) -> bool:
         line = lines[i]
-        if (
-            not line.headline_like
-            or line.kind in (_Kind.BAD, _Kind.TAIL)
-            or line.key == previous_title_key
-            or _NOT_TITLE_RE.search(line.text)
-        ):
-            continue
-        # Nearest to the body wins, but headlines are often shown twice (page heading and
-        # share widget), while section and author names look like headlines and read as labels.
-        score = -0.15 * (start - i)
-        if line.count > 1:
-            score += 1.0
-        if line.menu_like:
-            score -= 2.0
-        if line.words > 20:
-            score -= 1.0
-        if best is None or score > best[0]:
-            best = (score, i)
-    if best is not None:
-        return best[1]
+        # Right above its byline a headline may end with a full stop, or close a list of links.
+        full_stop = bylined and line.kind is not _Kind.GOOD
+        return (
+            (line.headline_like or (full_stop and _is_headline_like(line, full_stop=True)))
+            and line.kind not in (_Kind.BAD, _Kind.TAIL)
+            and line.key != previous_title_key
+            and (i not in listed or bylined)
+            and not _NOT_TITLE_RE.search(line.text)
+        )
+
+    # Headlines sit right above their byline or date, however much chrome (share widgets,
+    # photo credits, e-mail forms) stands between those and the body. Of two such lines the
+    # first is the headline and the second its standfirst. A byline block may span lines.
+    bylines = [
+        i
+        for i in range(start - 1, top - 1, -1)
+        if _is_byline(lines[i]) and not (i > top and _is_byline(lines[i - 1]))
+    ]
+    for below in bylines:
+        for i in range(max(top, below - _BYLINE_GAP), below):
+            if can_be_title(i, bylined=i == below - 1) and not lines[i].menu_like:
+                return i
+
+    def best_above(below: int) -> tuple[float, int] | None:
+        best: tuple[float, int] | None = None
+        for i in range(below - 1, max(top, below - _TITLE_WINDOW) - 1, -1):
+            if not can_be_title(i):
+                continue
+            line = lines[i]
+            # Nearest wins, but headlines are often shown twice (page heading and share
+            # widget), while section and author names look like headlines and read as labels.
+            score = -0.15 * (below - i)
+            if line.count > 1:
+                score += 1.0
+            if line.menu_like:
+                score -= 2.0
+            if line.words > 20:
+                score -= 1.0
+            if best is None or score > best[0]:
+                best = (score, i)
+        return best
+
+    # Otherwise the best headline near the body, or near the byline block nearest to it.
+    found = [best for best in map(best_above, (start, *bylines[:1])) if best is not None]
+    if found:
+        return max(found)[1]
     for i in range(end + 1, min(len(lines), end + 4)):
         if lines[i].headline_like and lines[i].count > 1:
             return i
     return None
+
+
+def _unglued(title: str) -> str:
+    return _GLUED_BADGE_RE.sub("", title, count=1)
+
+
+def _is_byline(line: _Line) -> bool:
+    """A byline or dateline: "By Jane Doe", "Posted Nov 18, 8:19 PM", a bare date."""
+    return line.key == "by" or (
+        line.kind is _Kind.BAD
+        and line.words <= _DATE_LINE_WORDS
+        and (
+            line.date is not None
+            or bool(_BYLINE_RE.match(line.text))
+            or bool(_UPDATED_START_RE.match(line.text))
+            or bool(_PUBLISHED_RE.search(line.text))
+        )
+    )
+
+
+def _link_list_lines(lines: list[_Line], top: int, stop: int) -> set[int]:
+    """Lines in runs of headline-length phrases: related links, not the article's headline."""
+    listed: set[int] = set()
+    run: list[int] = []
+    for i in range(top, stop + 1):
+        line = lines[i] if i < stop else None
+        if (
+            line is not None
+            and line.kind is _Kind.SHORT
+            and line.headline_like
+            and line.words >= 4
+            and not line.menu_like
+            and not _ends_sentence(line.text)
+        ):
+            run.append(i)
+            continue
+        if len(run) >= _LINK_LIST_RUN:
+            listed.update(run)
+        run = []
+    return listed
 
 
 def _find_date(lines: list[_Line], start: int, end: int, previous_end: int) -> datetime | None:
