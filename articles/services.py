@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -327,6 +328,10 @@ def _import_sources(
             result.errors.append(rejected.problem)
         except DatabaseError:
             raise
+        except (OSError, EOFError, zlib.error) as exc:
+            # Unreadable or corrupt files: permissions, broken gzip or zip data.
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            result.errors.append(ImportProblem(source.name, f"could not be read: {reason}"))
         except Exception:
             # A parser bug must not become a traceback for the user: the file is reported
             # as unreadable and the details go to the log.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -210,9 +211,9 @@ def _format_for(name: str, forced: str, opener: Callable[[], BinaryIO]) -> str:
         head = stream.read(_SNIFF_BYTES)
     if head[:2] == _GZIP_MAGIC:
         try:
-            head = gzip.decompress(head)
-        except (OSError, EOFError):
             head = gzip.GzipFile(fileobj=io.BytesIO(head)).read1(_SNIFF_BYTES)
+        except (OSError, EOFError, zlib.error):
+            head = b""  # unreadable: reading it for real will report why
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith(b"{"):
         return "jsonl"

@@ -542,3 +542,16 @@ def test_reading_stops_after_a_hundred_problems(tmp_path: Path) -> None:
     assert len(result.errors) == 100
     assert result.errors[-1].line == 100
     assert result.summary() == "Import refused: 100+ problems; nothing was imported."
+
+
+def test_a_corrupt_gzip_file_is_refused_with_a_reason(tmp_path: Path) -> None:
+    good = gzip.compress(b'{"text": "A story that will be cut off."}\n' * 200)
+    path = tmp_path / "feed.jsonl.gz"
+    path.write_bytes(good[: len(good) // 2])
+
+    summary, _ = run_import("--collection", "Gz", str(path))
+
+    error = problem(summary)
+    assert error["source"].endswith("feed.jsonl.gz")
+    assert error["message"].startswith("could not be read: Compressed file ended")
+    assert_nothing_stored()
