@@ -100,7 +100,7 @@ def demo_load(*, admin_password: str | None = None) -> DemoResult:
             admin.set_password(admin_password)
             admin.save(update_fields=["password"])
 
-        collection = collection_get_or_create(name=DEMO_PROJECT_NAME)
+        collection, _ = collection_get_or_create(name=DEMO_PROJECT_NAME)
         label_set, _ = LabelSet.objects.get_or_create(
             slug="news-themes",
             defaults={

@@ -129,11 +129,6 @@ class Article(models.Model):
         ]
 
 
-class SegmentQuerySet(models.QuerySet["Segment"]):
-    def in_collection(self, collection: Collection) -> SegmentQuerySet:
-        return self.filter(article__collection=collection)
-
-
 class Segment(models.Model):
     """A paragraph or sentence of an article: ``text == article.body[start:end]``."""
 
@@ -145,8 +140,6 @@ class Segment(models.Model):
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
     text = models.TextField()
-
-    objects = SegmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["article", "position"]

@@ -355,15 +355,15 @@ def _finish_batch(batch: ImportBatch, result: ImportResult) -> None:
     batch.save()
 
 
-def collection_get_or_create(*, name: str) -> Collection:
-    """The collection called ``name``, created with a unique slug if it does not exist."""
+def collection_get_or_create(*, name: str) -> tuple[Collection, bool]:
+    """The collection called ``name`` and whether it was created (with a unique slug) now."""
     existing = Collection.objects.filter(name=name).first()
     if existing is not None:
-        return existing
+        return existing, False
     base = slugify(name)[:180] or "collection"
     slug = base
     suffix = 2
     while Collection.objects.filter(slug=slug).exists():
         slug = f"{base}-{suffix}"
         suffix += 1
-    return Collection.objects.create(name=name, slug=slug)
+    return Collection.objects.create(name=name, slug=slug), True

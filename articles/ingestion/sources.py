@@ -59,52 +59,59 @@ class ProgressCounter:
             self._callback(self.done, self.total)
 
 
-class _CountingReader(io.RawIOBase):
-    """Counts the bytes pulled from the underlying (possibly compressed) file."""
+class _Passthrough(io.RawIOBase):
+    """A raw stream over ``source`` that closes ``source`` and anything else it holds."""
 
-    def __init__(self, raw: BinaryIO, counter: ProgressCounter) -> None:
-        self._raw = raw
-        self._counter = counter
+    def __init__(self, source: BinaryIO, *also_close: object) -> None:
+        self._source = source
+        self._also_close = also_close
 
     def readable(self) -> bool:
         return True
 
+    def _pull(self, size: int) -> bytes:
+        return self._source.read(size)
+
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self._counter.add(n)
-        return n
+        data = self._pull(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def close(self) -> None:
-        self._raw.close()
+        self._source.close()
+        for resource in self._also_close:
+            resource.close()  # type: ignore[attr-defined]
         super().close()
 
 
-class _LimitedReader(io.RawIOBase):
+class _CountingReader(_Passthrough):
+    """Counts the bytes pulled from the underlying (possibly compressed) file."""
+
+    def __init__(self, source: BinaryIO, counter: ProgressCounter) -> None:
+        super().__init__(source)
+        self._counter = counter
+
+    def _pull(self, size: int) -> bytes:
+        data = self._source.read(size)
+        self._counter.add(len(data))
+        return data
+
+
+class _LimitedReader(_Passthrough):
     """Refuses to yield more than ``limit`` decompressed bytes (zip and gzip bombs)."""
 
-    def __init__(self, raw: BinaryIO, limit: int, name: str) -> None:
-        self._raw = raw
+    def __init__(self, source: BinaryIO, limit: int, name: str) -> None:
+        super().__init__(source)
         self._left = limit
         self._limit = limit
         self._name = name
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._raw.read(min(len(buffer), self._left + 1))
+    def _pull(self, size: int) -> bytes:
+        data = self._source.read(min(size, self._left + 1))
         if len(data) > self._left:
             raise ImportRejected(self._name, f"file is too large (max {_megabytes(self._limit)})")
         self._left -= len(data)
-        n = len(data)
-        buffer[:n] = data
-        return n
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
+        return data
 
 
 def _megabytes(n: int) -> str:
@@ -116,7 +123,7 @@ class SourceFile:
     name: str  # shown to people: a path, or "archive.zip!inner/name.txt"
     stem: str  # the file name without its extensions
     format: str  # one of FORMATS
-    size: int  # bytes on disk (compressed size inside a zip), for progress
+    size: int  # bytes that reading will count for progress: on disk, or unzipped in a zip
     opener: Callable[[], BinaryIO]
     max_bytes: int
 
@@ -309,8 +316,7 @@ def _sources_in_zip(
             def opener(info: zipfile.ZipInfo = info) -> BinaryIO:
                 # Re-opened per read so that the archive handle is not held open between uses.
                 inner = zipfile.ZipFile(path)
-                member = inner.open(info)
-                return _ClosingMember(member, inner)  # type: ignore[return-value]
+                return _Passthrough(inner.open(info), inner)  # type: ignore[return-value]
 
             stem, _ = _split_name(PurePosixPath(info.filename).name)
             yield SourceFile(
@@ -321,25 +327,3 @@ def _sources_in_zip(
                 opener=opener,
                 max_bytes=max_bytes,
             )
-
-
-class _ClosingMember(io.RawIOBase):
-    def __init__(self, member: BinaryIO, archive: zipfile.ZipFile) -> None:
-        self._member = member
-        self._archive = archive
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        return self._member.read(size)
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._member.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._member.close()
-        self._archive.close()
-        super().close()

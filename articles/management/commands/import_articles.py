@@ -10,7 +10,7 @@ from django.db import DatabaseError, transaction
 from tqdm import tqdm
 
 from articles.ingestion.sources import FORMATS
-from articles.models import Collection, Segmentation
+from articles.models import Segmentation
 from articles.services import articles_import, collection_get_or_create
 
 
@@ -57,8 +57,7 @@ class Command(BaseCommand):
                 bar.update(done - bar.n)
 
             with transaction.atomic():
-                existed = Collection.objects.filter(name=options["collection"]).exists()
-                collection = collection_get_or_create(name=options["collection"])
+                collection, created = collection_get_or_create(name=options["collection"])
                 try:
                     result = articles_import(
                         collection=collection,
@@ -77,7 +76,7 @@ class Command(BaseCommand):
                     ) from exc
                 # A collection made for a dry run, or for an import that was refused,
                 # is not left behind.
-                if not existed and (options["dry_run"] or not result.succeeded):
+                if created and (options["dry_run"] or not result.succeeded):
                     transaction.set_rollback(True)
 
         if options["json"]:
