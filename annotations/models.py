@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -109,3 +110,112 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role}) in {self.project}"
+
+
+class AnnotationQuerySet(models.QuerySet["Annotation"]):
+    def for_project(self, project: Project) -> AnnotationQuerySet:
+        return self.filter(project=project)
+
+    def by(self, annotator: AbstractBaseUser) -> AnnotationQuerySet:
+        return self.filter(annotator=annotator)
+
+
+class Annotation(models.Model):
+    """One annotator's answer for one segment in one project.
+
+    Edits change the row in place and bump ``version``; a writer that read an older
+    version is refused (optimistic locking), so no answer is ever silently overwritten.
+    """
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"
+
+    # PROTECT everywhere: labelled data outlives mistakes in the admin.
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="annotations")
+    segment = models.ForeignKey(
+        "articles.Segment", on_delete=models.PROTECT, related_name="annotations", db_index=False
+    )
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="annotations",
+        db_index=False,
+    )
+    labels = models.ManyToManyField(Label, through="AnnotationLabel", related_name="annotations")
+    status = models.CharField(max_length=10, choices=Status, default=Status.SUBMITTED)
+    unsure = models.BooleanField(default=False)
+    comment = models.TextField(blank=True)
+    time_spent_ms = models.PositiveIntegerField(
+        default=0, help_text="Time the segment was on screen before this answer, capped."
+    )
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AnnotationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["project", "segment", "annotator"]
+        constraints = [
+            # Also the index for "my annotations in this project", in queue order.
+            models.UniqueConstraint(
+                fields=["project", "annotator", "segment"], name="annotation_unique_per_annotator"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="annotation_version_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "-updated_at"], name="annotation_project_recent"),
+            # Per-segment lookups (how many answers a segment has) and PROTECT checks.
+            models.Index(fields=["segment"], name="annotation_segment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} on {self.segment_id} ({self.status}, v{self.version})"
+
+    def revise(self, *, status: str, unsure: bool, comment: str, time_spent_ms: int) -> None:
+        """Change the answer's own fields and bump its version (labels are set by the caller)."""
+        self.status = status
+        self.unsure = unsure
+        self.comment = comment
+        self.time_spent_ms = time_spent_ms
+        self.version += 1
+
+
+class AnnotationLabel(models.Model):
+    # PROTECT: a label that has been used can be deactivated, never deleted.
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["annotation", "label"], name="annotation_label_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotation_id}: {self.label_id}"
+
+
+class AnnotatorProgress(models.Model):
+    """How many segments one person has answered in a project, kept by ``annotation_submit``.
+
+    Counting a person's annotations would grow with the data; progress bars read this row.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="progress")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    submitted = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "annotator progress"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "annotator"], name="annotator_progress_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} in {self.project_id}: {self.submitted}+{self.skipped}"

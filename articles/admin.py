@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db import models
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.forms import Textarea
 from django.http import HttpRequest
 
@@ -11,16 +11,9 @@ from .models import Article, Collection, ImportBatch, Segment
 
 @admin.register(Collection)
 class CollectionAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "article_count", "created_at"]
+    list_display = ["name", "slug", "article_count", "segment_count", "created_at"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Collection]:
-        return super().get_queryset(request).annotate(article_count=Count("articles"))
-
-    @admin.display(ordering="article_count", description="Articles")
-    def article_count(self, obj: Collection) -> int:
-        return obj.article_count
 
 
 class SegmentInline(admin.TabularInline):
@@ -64,6 +57,16 @@ class ArticleAdmin(MadeByImportsMixin, admin.ModelAdmin):
     date_hierarchy = "published_at"
     inlines = [SegmentInline]
     show_full_result_count = False
+
+    def delete_model(self, request: HttpRequest, obj: Article) -> None:
+        super().delete_model(request, obj)
+        obj.collection.recount()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
+        collections = list(Collection.objects.filter(articles__in=queryset).distinct())
+        super().delete_queryset(request, queryset)
+        for collection in collections:
+            collection.recount()
 
 
 @admin.register(Segment)

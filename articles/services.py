@@ -22,7 +22,7 @@ from django.db import (
     transaction,
 )
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model
+from django.db.models import F, Model
 from django.utils import timezone
 from django.utils.text import slugify
 from psycopg.copy import QueuedLibpqWriter
@@ -343,6 +343,11 @@ def _import_sources(
             return
     if not result.errors:
         writer.flush()
+        if writer.articles_created:
+            Collection.objects.filter(pk=writer.collection.pk).update(
+                article_count=F("article_count") + writer.articles_created,
+                segment_count=F("segment_count") + writer.segments_created,
+            )
 
 
 def _finish_batch(batch: ImportBatch, result: ImportResult) -> None:

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.db.models import F
 
 from annotations.models import Label, LabelSet, Membership, Project
-from articles.models import Article, Collection, content_hash_for
+from articles.ingestion.segmenting import paragraph_spans
+from articles.models import Article, Collection, Segment, content_hash_for
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -32,6 +34,19 @@ class ArticleFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Article {n}")
     body = factory.Sequence(lambda n: f"First paragraph {n}.\n\nSecond paragraph {n}.")
     content_hash = factory.LazyAttribute(lambda a: content_hash_for(a.body))
+
+
+class SegmentedArticleFactory(ArticleFactory):
+    """An article cut into paragraph segments, counted in its collection as an import would."""
+
+    @factory.post_generation
+    def segments(obj: Article, create: bool, extracted: object, **kwargs: object) -> None:
+        if not create:
+            return
+        segments = Segment.objects.bulk_create(obj.build_segments(paragraph_spans(obj.body)))
+        Collection.objects.filter(pk=obj.collection_id).update(
+            article_count=F("article_count") + 1, segment_count=F("segment_count") + len(segments)
+        )
 
 
 class LabelSetFactory(factory.django.DjangoModelFactory):
@@ -68,3 +83,31 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     user = factory.SubFactory(UserFactory)
     role = Membership.Role.ANNOTATOR
+
+
+def labelled_project(
+    *, labels: int = 4, articles: int = 2, paragraphs: int = 3, **project_fields: object
+) -> Project:
+    """A project whose collection holds ``articles`` articles of ``paragraphs`` segments each,
+    and whose label set has ``labels`` active labels with shortcuts 1, 2, 3…"""
+    project = ProjectFactory(**project_fields)
+    for order in range(labels):
+        LabelFactory(
+            label_set=project.label_set,
+            name=f"Theme {order + 1}",
+            slug=f"theme-{order + 1}",
+            shortcut=str(order + 1),
+            order=order,
+            description=f"Use theme {order + 1} when the segment is about it.",
+        )
+    for index in range(articles):
+        SegmentedArticleFactory(
+            collection=project.collection,
+            title=f"Article {index + 1} of {project.name}",
+            body="\n\n".join(
+                f"Paragraph {p + 1} of article {index + 1} in {project.name}."
+                for p in range(paragraphs)
+            ),
+        )
+    project.collection.refresh_from_db()
+    return project

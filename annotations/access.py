@@ -1,0 +1,113 @@
+"""Who may reach which project, and with which powers: the one gate every view goes through.
+
+Roles (``Membership.Role``) grant capabilities; superusers have all of them on every project.
+
+=============  ====  ========  ======
+capability     view  annotate  manage
+=============  ====  ========  ======
+reviewer       yes   no        no
+annotator      yes   yes       no
+manager        yes   yes       yes
+superuser      yes   yes       yes
+=============  ====  ========  ======
+
+A project the user is not a member of does not exist for them (404); a member without the
+needed capability gets 403.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404
+
+from .models import Membership, Project
+
+ADMIN_ROLE = "admin"
+
+
+class Capability(enum.StrEnum):
+    VIEW = "view"
+    ANNOTATE = "annotate"
+    MANAGE = "manage"
+
+
+ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
+    Membership.Role.REVIEWER: frozenset({Capability.VIEW}),
+    Membership.Role.ANNOTATOR: frozenset({Capability.VIEW, Capability.ANNOTATE}),
+    Membership.Role.MANAGER: frozenset(Capability),
+    ADMIN_ROLE: frozenset(Capability),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectAccess:
+    """A project as one user may use it: the project and that user's role in it."""
+
+    project: Project
+    role: str
+
+    def allows(self, capability: Capability) -> bool:
+        return capability in ROLE_CAPABILITIES.get(self.role, frozenset())
+
+    @property
+    def can_annotate(self) -> bool:
+        return self.allows(Capability.ANNOTATE)
+
+    @property
+    def can_manage(self) -> bool:
+        return self.allows(Capability.MANAGE)
+
+    @property
+    def role_label(self) -> str:
+        if self.role == ADMIN_ROLE:
+            return "Administrator"
+        return Membership.Role(self.role).label
+
+
+def projects_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
+    """The projects ``user`` may open, each annotated with ``user_role``."""
+    if not user.is_authenticated or not user.is_active:
+        return Project.objects.none()
+    role = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+    projects = Project.objects.annotate(user_role=Subquery(role))
+    if user.is_superuser:
+        return projects
+    return projects.filter(memberships__user=user)
+
+
+def get_project_for_user(
+    user: AbstractBaseUser | AnonymousUser,
+    slug: str,
+    *,
+    need: Capability = Capability.VIEW,
+) -> ProjectAccess:
+    """The project ``slug`` as ``user`` may use it, in one query.
+
+    Raises ``Http404`` when the user is not a member (so that other teams' projects cannot
+    even be confirmed to exist) and ``PermissionDenied`` when their role lacks ``need``.
+    """
+    project = (
+        projects_for_user(user).select_related("collection", "label_set").filter(slug=slug).first()
+    )
+    if project is None:
+        raise Http404("No such project.")
+    role = ADMIN_ROLE if user.is_superuser else project.user_role
+    access = ProjectAccess(project=project, role=role)
+    if not access.allows(need):
+        raise PermissionDenied(f"Your role in this project does not allow you to {need}.")
+    return access
+
+
+def can_create_projects(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Superusers, holders of the ``add_project`` permission, and managers of any project."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser or user.has_perm("annotations.add_project"):
+        return True
+    return Membership.objects.filter(user=user, role=Membership.Role.MANAGER).exists()

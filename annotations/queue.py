@@ -1,0 +1,88 @@
+"""The labelling queue: which segment a person is given next in a project.
+
+Queue order is segment id, which is import order (articles in the order they were read,
+each article's segments in reading order). A person is given the first segment after the
+one they just answered that they have not answered themselves and that has fewer submitted
+answers than the project wants; at the end it wraps around to fill earlier gaps.
+
+Every question here is answered from an index: the cursor walks the segment primary key,
+"have I answered it" is the unique (project, annotator, segment) constraint, and "how many
+answers has it" reads the annotation-by-segment index. The cost per call does not grow
+with the number of segments or annotations, except when long runs of segments are already
+complete (the next issue adds reservations and a per-segment answer count for that).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from articles.models import Segment
+
+from .models import Annotation, Project
+
+
+def project_segments(project: Project) -> QuerySet[Segment]:
+    """All segments a project labels."""
+    return Segment.objects.filter(article__collection_id=project.collection_id)
+
+
+def _open_segments(project: Project, annotator: AbstractBaseUser) -> QuerySet[Segment]:
+    answered_by_me = Annotation.objects.filter(
+        project=project, annotator=annotator, segment=OuterRef("pk")
+    )
+    submitted = Annotation.objects.filter(
+        project=project, segment=OuterRef("pk"), status=Annotation.Status.SUBMITTED
+    )
+    segments = project_segments(project).filter(~Exists(answered_by_me))
+    if project.annotators_per_segment == 1:
+        return segments.filter(~Exists(submitted))
+    answers = submitted.values("segment").annotate(n=Count("pk")).values("n")
+    return segments.alias(
+        answers=Coalesce(Subquery(answers, output_field=IntegerField()), Value(0))
+    ).filter(answers__lt=project.annotators_per_segment)
+
+
+def queue_next_segment(
+    *, project: Project, annotator: AbstractBaseUser, after: int | None = None
+) -> Segment | None:
+    """The next segment for ``annotator`` after segment id ``after``, with its article.
+
+    Without ``after``, the queue resumes after the last segment this person answered.
+    Returns ``None`` when nothing is left for them.
+    """
+    candidates = _open_segments(project, annotator).select_related("article").order_by("pk")
+    if after is None:
+        last_answered = (
+            Annotation.objects.filter(project=project, annotator=annotator)
+            .order_by("-segment_id")
+            .values("segment_id")[:1]
+        )
+        start = candidates.filter(pk__gt=Coalesce(Subquery(last_answered), Value(0))).first()
+    else:
+        start = candidates.filter(pk__gt=after).first()
+    if start is not None:
+        return start
+    # Wrapped around: gaps left earlier (skipped by others, or a project that now wants
+    # more answers per segment).
+    return candidates.first()
+
+
+def queue_remaining_for(*, project: Project, annotator: AbstractBaseUser) -> int:
+    """How many segments are still open for ``annotator`` (a count; not for hot paths)."""
+    return _open_segments(project, annotator).count()
+
+
+def queue_previous_answered(
+    *, project: Project, annotator: AbstractBaseUser, before: int | None
+) -> int | None:
+    """Id of the segment this person answered last before segment id ``before``.
+
+    "Back" walks the person's own answers in queue order; with ``before=None`` (the queue
+    is finished) it starts from their last answer.
+    """
+    mine = Annotation.objects.filter(project=project, annotator=annotator)
+    if before is not None:
+        mine = mine.filter(segment_id__lt=before)
+    return mine.order_by("-segment_id").values_list("segment_id", flat=True).first()

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+
+
+def project_create(request: HttpRequest) -> HttpResponse:
+    raise Http404("Not built yet")
+
+
+def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    raise Http404("Not built yet")
