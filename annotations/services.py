@@ -292,3 +292,13 @@ def _progress_add(project: Project, annotator: AbstractBaseUser, status: str, de
         # The person's first answer in this project; the unique constraint settles a race.
         progress, _ = AnnotatorProgress.objects.get_or_create(project=project, annotator=annotator)
         AnnotatorProgress.objects.filter(pk=progress.pk).update(**{field: F(field) + delta})
+
+
+# --- Project set-up services (project_create, label edits) ---
+
+# --- end project set-up services ---
+
+
+# --- Member services (accounts and memberships) ---
+
+# --- end member services ---
