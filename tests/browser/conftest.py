@@ -23,10 +23,6 @@ CHROMIUM_ARGS = [
 ]
 PASSWORD = "correct horse battery staple"
 
-# The live server runs in a thread of this process, and Playwright's sync API runs an event
-# loop in this thread; Django must be told that ORM calls from the test are fine.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
@@ -34,12 +30,16 @@ def browser() -> Iterator[object]:
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does).")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in the test's thread; Django must be told
+    # that the test's own ORM calls (fixtures, assertions) are fine there.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         yield browser
         browser.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture
