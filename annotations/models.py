@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -9,10 +10,17 @@ from django.db.models import Q
 from articles.models import Collection
 
 color_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f77b4.")
-# One printable, non-space character that is not a key the labelling screen uses itself.
-shortcut_validator = RegexValidator(
-    r"^[0-9a-z]$", "A shortcut is a single lowercase letter or digit."
-)
+# Keys the labelling screen uses itself: skip, unsure, back, comment, view (article/segment).
+RESERVED_KEYS = {"s": "skip", "u": "unsure", "b": "back", "c": "comment", "v": "view"}
+
+
+def shortcut_validator(value: str) -> None:
+    if len(value) != 1 or not ("0" <= value <= "9" or "a" <= value <= "z"):
+        raise ValidationError("A shortcut is a single lowercase letter or digit.")
+    if value in RESERVED_KEYS:
+        raise ValidationError(
+            f"“{value}” is the labelling screen's key for {RESERVED_KEYS[value]}; choose another."
+        )
 
 
 class LabelSet(models.Model):
