@@ -39,6 +39,9 @@ class ArticleFactory(factory.django.DjangoModelFactory):
 class SegmentedArticleFactory(ArticleFactory):
     """An article cut into paragraph segments, counted in its collection as an import would."""
 
+    class Meta:
+        skip_postgeneration_save = True
+
     @factory.post_generation
     def segments(obj: Article, create: bool, extracted: object, **kwargs: object) -> None:
         if not create:

@@ -32,9 +32,8 @@
       if (event.target.closest("[data-dismiss]")) hideError();
     });
   });
-
-  document.addEventListener("htmx:afterSwap", (event) => paint(event.detail.target));
-  document.addEventListener("htmx:oobAfterSwap", (event) => paint(event.detail.target));
+  // htmx:load fires for every piece of content htmx puts into the page.
+  document.addEventListener("htmx:load", (event) => paint(event.detail.elt));
 
   // django-htmx's debug helper (DEBUG only) would replace the page with the body of a 4xx
   // answer; our 400/409 answers are forms with their message, swapped in like any other.
