@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from articles.models import Article, Segment
-from tests.factories import ArticleFactory, LabelFactory, MembershipFactory, UserFactory
+from articles.models import Article
+from tests.factories import (
+    LabelFactory,
+    MembershipFactory,
+    SegmentedArticleFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +30,7 @@ MODELS = [
 @pytest.fixture
 def admin_client_with_data(client):
     admin = UserFactory(username="boss", is_staff=True, is_superuser=True)
-    for _ in range(3):
-        article = ArticleFactory()
-        Segment.objects.bulk_create(article.build_segments([(0, 19), (21, len(article.body))]))
+    SegmentedArticleFactory.create_batch(3)
     LabelFactory.create_batch(3)
     MembershipFactory.create_batch(3)
     client.force_login(admin)
