@@ -1,17 +1,382 @@
-"""Forms of the annotations app. Each section belongs to one group of views."""
+"""Forms of the annotations app, in sections by the views that use them."""
 
 from __future__ import annotations
 
-from django import forms  # noqa: F401
+import functools
+import zoneinfo
 
-# --- Project set-up forms (views/setup.py, views/labels.py) ---
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db.models import Count, Q, QuerySet
 
-# --- end project set-up forms ---
+from articles.models import Collection, Segmentation
 
-# --- Member forms (views/members.py) ---
+from .models import (
+    Label,
+    LabelSet,
+    Membership,
+    Project,
+    color_validator,
+    shortcut_validator,
+)
 
-# --- end member forms ---
+# Project set-up forms (views/setup.py, views/labels.py)
 
-# --- Import forms (views/imports.py) ---
+MAX_ANNOTATORS_PER_SEGMENT = 10
 
-# --- end import forms ---
+
+class ColorInput(forms.TextInput):
+    input_type = "color"
+
+
+def _managed_projects(user: AbstractBaseUser) -> QuerySet[Project]:
+    if user.is_superuser:
+        return Project.objects.all()
+    managed = Membership.objects.filter(user=user, role=Membership.Role.MANAGER)
+    return Project.objects.filter(pk__in=managed.values("project_id"))
+
+
+class CollectionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Collection) -> str:
+        return f"{obj.name} ({obj.article_count} articles, {obj.segment_count} segments)"
+
+
+class LabelSetChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: LabelSet) -> str:
+        return f"{obj.name} ({obj.label_count} labels)"
+
+
+class ProjectCreateForm(forms.Form):
+    """A new project; its collection and label set are picked among the creator's own
+    projects' (all of them for a superuser), or named to be created empty."""
+
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(
+        max_length=200,
+        required=False,
+        label="Address",
+        help_text="The end of the project's web address, /p/…/. Left empty: made from the name.",
+    )
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        label="Guidelines",
+        help_text="Shown to annotators as the introduction to the guidelines.",
+    )
+    collection = CollectionChoiceField(
+        queryset=Collection.objects.none(),
+        required=False,
+        empty_label="(a new collection)",
+        help_text="The articles to label: one your projects already use…",
+    )
+    new_collection = forms.CharField(
+        max_length=200,
+        required=False,
+        label="…or a new collection named",
+        help_text="Created empty; import articles into it from the project page.",
+    )
+    label_set = LabelSetChoiceField(
+        queryset=LabelSet.objects.none(),
+        required=False,
+        empty_label="(a new label set)",
+        help_text="The themes: a label set your projects already use (it is then shared)…",
+    )
+    new_label_set = forms.CharField(
+        max_length=200,
+        required=False,
+        label="…or a new label set named",
+        help_text="Created empty; you add its labels next.",
+    )
+    multi_label = forms.BooleanField(
+        required=False, initial=True, label="Several labels per segment"
+    )
+    annotators_per_segment = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_ANNOTATORS_PER_SEGMENT,
+        initial=1,
+        help_text="How many people label each segment.",
+    )
+
+    def __init__(self, *args: object, user: AbstractBaseUser, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        projects = _managed_projects(user)
+        self.fields["collection"].queryset = Collection.objects.filter(
+            pk__in=projects.values("collection_id")
+        )
+        self.fields["label_set"].queryset = LabelSet.objects.filter(
+            pk__in=projects.values("label_set_id")
+        ).annotate(label_count=Count("labels"))
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        for pick, new, what in (
+            ("collection", "new_collection", "collection"),
+            ("label_set", "new_label_set", "label set"),
+        ):
+            if pick in self.errors or new in self.errors:
+                continue
+            if data.get(pick) and data.get(new):
+                self.add_error(new, f"Pick an existing {what} or name a new one, not both.")
+            elif not data.get(pick) and not data.get(new):
+                self.add_error(new, f"Pick an existing {what} or name a new one.")
+        return data
+
+
+class ProjectSettingsForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        label="Guidelines",
+        help_text="Shown to annotators as the introduction to the guidelines.",
+    )
+    multi_label = forms.BooleanField(required=False, label="Several labels per segment")
+    annotators_per_segment = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_ANNOTATORS_PER_SEGMENT,
+        help_text="How many people label each segment.",
+    )
+
+    @classmethod
+    def initial_for(cls, project: Project) -> dict[str, object]:
+        return {
+            "name": project.name,
+            "description": project.description,
+            "multi_label": project.multi_label,
+            "annotators_per_segment": project.annotators_per_segment,
+        }
+
+
+class ShortcutField(forms.CharField):
+    def to_python(self, value: object) -> str:
+        return super().to_python(value).lower()
+
+
+class LabelForm(forms.Form):
+    """Add a label to ``label_set``, or edit ``label``; checks run against the set's labels.
+
+    A plain form, not a ModelForm, so that an invalid edit never touches the shown label.
+    """
+
+    name = forms.CharField(max_length=100)
+    slug = forms.SlugField(
+        max_length=100,
+        required=False,
+        help_text="Its name in exports. Left empty: made from the name (kept when editing).",
+    )
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Guideline",
+        help_text="When to use this label.",
+    )
+    color = forms.CharField(
+        max_length=7,
+        widget=ColorInput,
+        validators=[color_validator],
+        initial="#4c78a8",
+        label="Colour",
+    )
+    shortcut = ShortcutField(
+        max_length=1,
+        required=False,
+        validators=[shortcut_validator],
+        widget=forms.TextInput(attrs={"size": 2, "autocomplete": "off"}),
+        help_text="One letter or digit.",
+    )
+
+    def __init__(
+        self,
+        *args: object,
+        label_set: LabelSet,
+        label: Label | None = None,
+        **kwargs: object,
+    ) -> None:
+        if label is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": label.name,
+                    "slug": label.slug,
+                    "description": label.description,
+                    "color": label.color,
+                    "shortcut": label.shortcut,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.label_set = label_set
+        self.label = label
+
+    def _others(self) -> QuerySet[Label]:
+        others = Label.objects.filter(label_set=self.label_set)
+        if self.label is not None:
+            others = others.exclude(pk=self.label.pk)
+        return others
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        name, slug, shortcut = data.get("name"), data.get("slug"), data.get("shortcut")
+        if not (name or slug or shortcut):
+            return data
+        # One query for the three uniqueness checks.
+        clash = Q(name__iexact=name or "") | Q(slug=slug or "")
+        if shortcut:
+            clash |= Q(shortcut=shortcut)
+        for other in self._others().filter(clash):
+            if name and other.name.lower() == name.lower() and "name" not in self.errors:
+                self.add_error("name", f"This set already has a label called “{other.name}”.")
+            if slug and other.slug == slug and "slug" not in self.errors:
+                self.add_error("slug", f"“{other.name}” already has this slug.")
+            if shortcut and other.shortcut == shortcut and "shortcut" not in self.errors:
+                self.add_error("shortcut", f"“{shortcut}” is already the key of “{other.name}”.")
+        return data
+
+
+# Member forms (views/members.py)
+
+
+def _role_field() -> forms.ChoiceField:
+    return forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.ANNOTATOR)
+
+
+class MemberAddForm(forms.Form):
+    """Add an existing account to a project. There is no search: the manager types the exact
+    username, so that the page does not list every account on the site."""
+
+    username = forms.CharField(max_length=150, help_text="Exactly as the account is spelled.")
+    role = _role_field()
+
+
+class AccountCreateForm(forms.Form):
+    """A new ordinary account and its role. Staff and superuser status have no field here:
+    only administrators grant them, in the admin."""
+
+    username = forms.CharField(
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        help_text="Letters, digits and @ . + - _ only.",
+    )
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    email = forms.EmailField(required=False)
+    password1 = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    role = _role_field()
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        rules = " ".join(password_validation.password_validators_help_texts())
+        self.fields["password1"].help_text = (
+            f"{rules} Or leave both password fields blank: a password is generated and shown "
+            "to you once."
+        )
+
+    def clean_username(self) -> str:
+        User = get_user_model()
+        username = User.normalize_username(self.cleaned_data["username"].strip())
+        if User._default_manager.filter(username__iexact=username).exists():
+            raise forms.ValidationError(
+                "An account with this username already exists; add it with “Add an existing "
+                "account” instead."
+            )
+        return username
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        password1 = cleaned.get("password1", "")
+        password2 = cleaned.get("password2", "")
+        if not password1 and not password2:
+            return cleaned
+        if password1 != password2:
+            self.add_error("password2", "The two passwords differ.")
+            return cleaned
+        User = get_user_model()
+        someone = User(
+            username=cleaned.get("username", ""),
+            first_name=cleaned.get("first_name", ""),
+            last_name=cleaned.get("last_name", ""),
+            email=cleaned.get("email", ""),
+        )
+        try:
+            password_validation.validate_password(password1, someone)
+        except forms.ValidationError as error:
+            self.add_error("password1", error)
+        return cleaned
+
+
+class MemberRoleForm(forms.Form):
+    role = _role_field()
+
+
+# Import forms (views/imports.py)
+
+
+IMPORT_FORMAT_CHOICES = [
+    ("auto", "Tell by the file name, else the content"),
+    ("jsonl", "JSON Lines (one article per line)"),
+    ("csv", "CSV or TSV (one article per row)"),
+    ("txt", "Scraped page text"),
+    ("html", "Web pages (HTML)"),
+]
+
+
+@functools.cache
+def _time_zone_choices() -> list[tuple[str, str]]:
+    # Reading the zone database takes a while; its contents do not change while we run.
+    return [(key, key.replace("_", " ")) for key in sorted(zoneinfo.available_timezones())]
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Any number of files in one input; cleans to the list of uploaded files."""
+
+    widget = MultipleFileInput
+
+    def clean(self, data: object, initial: object = None) -> list[object]:
+        files = list(data) if isinstance(data, list | tuple) else [data] if data else []
+        if not files and self.required:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        clean_one = super().clean
+        return [clean_one(file, initial) for file in files]
+
+
+class ImportUploadForm(forms.Form):
+    files = MultipleFileField(
+        label="Files",
+        # An empty file gets the importer's own message, like every other bad file.
+        allow_empty_file=True,
+        error_messages={"required": "Choose one or more files to import."},
+    )
+    format = forms.ChoiceField(label="Format", choices=IMPORT_FORMAT_CHOICES, initial="auto")
+    segmentation = forms.ChoiceField(
+        label="Cut articles into",
+        choices=Segmentation.choices,
+        initial=Segmentation.PARAGRAPH,
+    )
+    time_zone = forms.ChoiceField(label="Time zone of dates without one", choices=[])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["time_zone"]
+        default = settings.THEMATA_IMPORT_TIME_ZONE
+        choices = _time_zone_choices()
+        if default not in dict(choices):
+            choices = [(default, default), *choices]
+        field.choices = choices
+        field.initial = default

@@ -26,8 +26,25 @@ urlpatterns = [
     path("projects/new/", setup.project_create, name="project_create"),
     path("p/<slug:slug>/settings/", setup.project_edit, name="project_edit"),
     path("p/<slug:slug>/labels/", labels.label_set_edit, name="label_set_edit"),
+    path("p/<slug:slug>/labels/add/", labels.label_create, name="label_create"),
+    path("p/<slug:slug>/labels/<int:label_id>/edit/", labels.label_update, name="label_update"),
+    path("p/<slug:slug>/labels/<int:label_id>/move/", labels.label_move, name="label_move"),
+    path("p/<slug:slug>/labels/<int:label_id>/active/", labels.label_active, name="label_active"),
+    path("p/<slug:slug>/labels/<int:label_id>/delete/", labels.label_delete, name="label_delete"),
     # Members (views/members.py)
     path("p/<slug:slug>/members/", members.member_list, name="member_list"),
+    path("p/<slug:slug>/members/add/", members.member_add, name="member_add"),
+    path("p/<slug:slug>/members/new/", members.member_create, name="member_create"),
+    path(
+        "p/<slug:slug>/members/<int:membership_id>/role/",
+        members.member_role_change,
+        name="member_role_change",
+    ),
+    path(
+        "p/<slug:slug>/members/<int:membership_id>/remove/",
+        members.member_remove,
+        name="member_remove",
+    ),
     # Imports (views/imports.py)
     path("p/<slug:slug>/import/", imports.import_upload, name="import_upload"),
 ]

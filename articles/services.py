@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -42,6 +44,9 @@ MAX_REPORTED_PROBLEMS = 100
 # stays flat however large the input is.
 WRITE_CHUNK = 2000
 DEFAULT_MAX_RECORD_BYTES = 20 * 1024 * 1024
+# Progress events are yielded at most this often (seconds): often enough for a smooth bar,
+# rarely enough that a fast import of small records does not spend its time reporting.
+PROGRESS_INTERVAL = 0.2
 
 SPAN_FUNCTIONS = {
     Segmentation.PARAGRAPH: paragraph_spans,
@@ -84,6 +89,22 @@ class ImportResult:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    """How far a running import has got: bytes read of all inputs, and articles read."""
+
+    bytes_done: int
+    bytes_total: int
+    articles_read: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "bytes_done": self.bytes_done,
+            "bytes_total": self.bytes_total,
+            "articles_read": self.articles_read,
+        }
+
+
 class _ArticleWriter:
     """Buffers records into articles and writes them, and their segments, in bulk."""
 
@@ -101,11 +122,13 @@ class _ArticleWriter:
         self.spans_of = SPAN_FUNCTIONS[segmentation]
         self.zone = zone
         self.pending: dict[str, Article] = {}
+        self.articles_read = 0
         self.articles_created = 0
         self.segments_created = 0
         self.duplicates_skipped = 0
 
     def add(self, record: ArticleRecord) -> None:
+        self.articles_read += 1
         body = build_body(record.paragraphs)
         content_hash = content_hash_for(body)
         if content_hash in self.pending:
@@ -249,6 +272,8 @@ def articles_import(
     time_zone: str | None = None,
     max_file_bytes: int | None = None,
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    names: Mapping[Path, str] | None = None,
+    problems: Sequence[ImportProblem] = (),
 ) -> ImportResult:
     """Import every article found under ``paths`` into ``collection``, all or nothing.
 
@@ -256,25 +281,76 @@ def articles_import(
     input) and cut into segments. If any input has a problem, nothing is stored, and the
     result lists every problem found (up to ``MAX_REPORTED_PROBLEMS``) with file and line.
     A real run records an ``ImportBatch``, also when it is refused; a dry run stores nothing.
+    This runs ``articles_import_steps`` to its end (see there for ``names`` and ``problems``).
+    """
+    for step in articles_import_steps(
+        collection=collection,
+        paths=paths,
+        format=format,
+        segmentation=segmentation,
+        dry_run=dry_run,
+        created_by=created_by,
+        on_progress=on_progress,
+        time_zone=time_zone,
+        max_file_bytes=max_file_bytes,
+        max_record_bytes=max_record_bytes,
+        names=names,
+        problems=problems,
+    ):
+        if isinstance(step, ImportResult):
+            return step
+    raise AssertionError("articles_import_steps() always ends with its result")
+
+
+def articles_import_steps(
+    *,
+    collection: Collection,
+    paths: Sequence[Path],
+    format: str = "auto",
+    segmentation: str = Segmentation.PARAGRAPH,
+    dry_run: bool = False,
+    created_by: AbstractBaseUser | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    time_zone: str | None = None,
+    max_file_bytes: int | None = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    names: Mapping[Path, str] | None = None,
+    problems: Sequence[ImportProblem] = (),
+    progress_interval: float | None = None,
+) -> Iterator[ImportProgress | ImportResult]:
+    """``articles_import`` step by step: yields an ``ImportProgress`` when it starts and then
+    between records (at most every ``progress_interval`` seconds, ``PROGRESS_INTERVAL`` by
+    default), and the ``ImportResult`` as its last item.
+
+    The work runs in the consumer's thread, in one transaction that stays open between the
+    items. A consumer that stops early (``close()``, as when a browser goes away mid-stream)
+    rolls everything back, and the batch is recorded as failed.
+
+    ``names`` maps a path to the name people know it by (an upload's original file name,
+    for a file stored under a server-made name): problems, the batch, and article ids made
+    from file names use it. ``problems`` were found before the import (such as an upload
+    that was too large); they refuse it like its own, and the inputs are still checked.
     """
     if format != "auto" and format not in FORMATS:
         raise ValueError(f"format must be 'auto' or one of {', '.join(FORMATS)}")
     segmentation = Segmentation(segmentation)
     zone = ZoneInfo(time_zone or settings.THEMATA_IMPORT_TIME_ZONE)
     max_file_bytes = max_file_bytes or settings.THEMATA_IMPORT_MAX_FILE_BYTES
-    result = ImportResult(dry_run=dry_run)
+    shown = [(names or {}).get(path, str(path)) for path in paths]
+    result = ImportResult(dry_run=dry_run, errors=list(problems))
 
     sources: list[SourceFile] = []
-    for item in iter_sources(list(paths), forced_format=format, max_bytes=max_file_bytes):
-        if isinstance(item, ImportProblem):
-            result.errors.append(item)
-        else:
-            sources.append(item)
+    for path, name in zip(paths, shown, strict=True):
+        for item in iter_sources([path], forced_format=format, max_bytes=max_file_bytes):
+            if isinstance(item, ImportProblem):
+                result.errors.append(_problem_named(item, str(path), name))
+            else:
+                sources.append(_source_named(item, str(path), name))
     if not dry_run:
         result.batch = ImportBatch.objects.create(
             collection=collection,
             created_by=created_by,
-            source_names=[str(path) for path in paths],
+            source_names=shown,
             format=format,
             options={"segmentation": segmentation.value, "time_zone": zone.key},
         )
@@ -284,24 +360,60 @@ def articles_import(
         collection=collection, batch=result.batch, segmentation=segmentation, zone=zone
     )
     try:
+        yield ImportProgress(bytes_done=0, bytes_total=counter.total, articles_read=0)
         with transaction.atomic():
-            _import_sources(sources, writer, result, counter, max_record_bytes)
+            yield from _import_sources(
+                sources,
+                writer,
+                result,
+                counter,
+                max_record_bytes,
+                PROGRESS_INTERVAL if progress_interval is None else progress_interval,
+            )
             if result.errors or dry_run:
                 transaction.set_rollback(True)
     except IntegrityError:
         result.errors.append(
             ImportProblem(
-                ", ".join(str(path) for path in paths),
+                ", ".join(shown),
                 "another import added some of these articles at the same time; run it again",
             )
         )
+    except GeneratorExit:
+        # The atomic block has rolled back; the batch says why nothing was stored.
+        result.errors.append(
+            ImportProblem(
+                ", ".join(shown), "the import was stopped before it finished; nothing was imported"
+            )
+        )
+        if result.batch is not None:
+            _finish_batch(result.batch, result)
+        raise
     if not result.errors:
         result.articles_created = writer.articles_created
         result.segments_created = writer.segments_created
         result.duplicates_skipped = writer.duplicates_skipped
     if result.batch is not None:
         _finish_batch(result.batch, result)
-    return result
+    yield result
+
+
+def _problem_named(problem: ImportProblem, path: str, name: str) -> ImportProblem:
+    """``problem`` about ``path`` (or a member of it) told with ``name`` instead."""
+    if name == path:
+        return problem
+    return dataclasses.replace(problem, source=name + problem.source.removeprefix(path))
+
+
+def _source_named(source: SourceFile, path: str, name: str) -> SourceFile:
+    """``source`` from ``path`` (or a member of it) told with ``name`` instead."""
+    if name == path:
+        return source
+    if source.name == path:
+        # Readers make ids from the file name, so those follow the name people know.
+        source.stem = PurePosixPath(name).name.split(".", 1)[0] or name
+    source.name = name + source.name.removeprefix(path)
+    return source
 
 
 def _import_sources(
@@ -310,7 +422,9 @@ def _import_sources(
     result: ImportResult,
     counter: ProgressCounter,
     max_record_bytes: int,
-) -> None:
+    progress_interval: float,
+) -> Iterator[ImportProgress]:
+    reported_at = time.monotonic()
     for source in sources:
         try:
             for item in _read(source, counter, max_record_bytes):
@@ -324,6 +438,14 @@ def _import_sources(
                     # After the first problem the rest is still read, to report every
                     # problem at once, but nothing more is written.
                     writer.add(item)
+                now = time.monotonic()
+                if now - reported_at >= progress_interval:
+                    reported_at = now
+                    yield ImportProgress(
+                        bytes_done=counter.done,
+                        bytes_total=counter.total,
+                        articles_read=writer.articles_read,
+                    )
         except ImportRejected as rejected:
             result.errors.append(rejected.problem)
         except DatabaseError:

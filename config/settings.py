@@ -128,7 +128,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
@@ -190,6 +190,35 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
+# Login throttling (django-axes). Failures are counted per (username, address) pair, not
+# per address: an attacker elsewhere cannot lock a colleague out, and colleagues behind
+# one office address do not lock each other out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+# axes reads a float as hours.
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1) / 60
+AXES_RESET_ON_SUCCESS = True
+# Each attempt during a lockout restarts the cool-off (the lockout page says so).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# Failures stay in the audit log after an unlock or a successful login.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False
+# X-Forwarded-For is trusted only with the number of proxies in front of the app set: each
+# proxy appends the address it saw, so the client is the entry that many places from the
+# right, and anything left of it may be forged. django-ipware is not installed, so axes
+# would ignore this count on its own; config.accounts.client_ip_address applies it.
+AXES_IPWARE_PROXY_COUNT = env_int("AXES_IPWARE_PROXY_COUNT", 0, minimum=0) or None
+AXES_CLIENT_IP_CALLABLE = "config.accounts.client_ip_address"
+# Django's validators let "aaaaaaaaaaaa" through; this one refuses so few distinct characters.
+AUTH_PASSWORD_VALIDATORS = [
+    *AUTH_PASSWORD_VALIDATORS,
+    {"NAME": "config.accounts.RepetitivePasswordValidator", "OPTIONS": {"min_unique": 5}},
+]
+# A session lasts a working day (ASVS 3.3.2 level 2: re-authenticate every 12 hours).
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE_HOURS", 12, minimum=1) * 60 * 60
+
 # Content-Security-Policy: no inline scripts or styles anywhere, so the policy is strict.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -201,6 +230,8 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
 }
+# htmx requests get a plain sentence on a CSRF failure, which the page shows as it is.
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -235,3 +266,8 @@ LOGGING = {
     # trafilatura logs every page it cannot parse perfectly; we report failures ourselves.
     "loggers": {"trafilatura": {"level": "ERROR"}, "htmldate": {"level": "ERROR"}},
 }
+
+# Browser uploads: each upload is written to a private directory made under this one (the
+# system's temporary directory when unset; give it room for the largest uploads) and removed
+# when its import ends. Size limits: THEMATA_IMPORT_MAX_FILE_BYTES, DATA_UPLOAD_MAX_NUMBER_FILES.
+FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None

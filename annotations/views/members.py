@@ -1,7 +1,210 @@
+"""A project's members page: who is in it with which role and how far they got, and the forms
+a manager uses to add, create, re-role and remove people.
+
+Every change answers an htmx request with the ``members`` partial (the table and the forms,
+with the outcome on top) and a plain POST with a redirect and a message, except where a form
+has errors (re-shown in place, 400) or a generated password must be shown once (see
+``member_create``).
+"""
+
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib import messages
+from django.db.models import OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from ..access import Capability, ProjectAccess, get_project_for_user
+from ..forms import AccountCreateForm, MemberAddForm, MemberRoleForm
+from ..models import AnnotatorProgress, Membership, Project
+from ..services import (
+    MembershipRejected,
+    account_create,
+    membership_add,
+    membership_remove,
+    membership_role_change,
+)
+
+TEMPLATE = "annotations/member_list.html"
 
 
+def _members(project: Project) -> QuerySet[Membership]:
+    """The members with their user and their progress counts, in one query for all."""
+    progress = AnnotatorProgress.objects.filter(project=project, annotator=OuterRef("user"))
+    return (
+        Membership.objects.filter(project=project)
+        .select_related("user")
+        .annotate(
+            submitted=Coalesce(Subquery(progress.values("submitted")[:1]), Value(0)),
+            skipped=Coalesce(Subquery(progress.values("skipped")[:1]), Value(0)),
+        )
+        .order_by("user__username")
+    )
+
+
+def _render(
+    request: HttpRequest,
+    access: ProjectAccess,
+    *,
+    status: int = 200,
+    add_form: MemberAddForm | None = None,
+    create_form: AccountCreateForm | None = None,
+    notice: str = "",
+    error: str = "",
+    created: dict[str, str] | None = None,
+) -> HttpResponse:
+    members = list(_members(access.project))
+    managers = [m for m in members if m.role == Membership.Role.MANAGER]
+    context = {
+        "project": access.project,
+        "access": access,
+        "members": members,
+        "only_manager_id": managers[0].pk if len(managers) == 1 else None,
+        "roles": Membership.Role.choices,
+        "add_form": add_form or MemberAddForm(auto_id="add-%s"),
+        "create_form": create_form or AccountCreateForm(auto_id="new-%s"),
+        "notice": notice,
+        "error": error,
+        "created": created,
+    }
+    template = f"{TEMPLATE}#members" if request.htmx else TEMPLATE
+    return render(request, template, context, status=status)
+
+
+def _done(request: HttpRequest, access: ProjectAccess, notice: str) -> HttpResponse:
+    if request.htmx:
+        return _render(request, access, notice=notice)
+    messages.success(request, notice)
+    return redirect("annotations:member_list", slug=access.project.slug)
+
+
+def _refused(request: HttpRequest, access: ProjectAccess, error: str) -> HttpResponse:
+    if request.htmx:
+        return _render(request, access, status=400, error=error)
+    messages.error(request, error)
+    return redirect("annotations:member_list", slug=access.project.slug)
+
+
+def _gone(request: HttpRequest, url: str, notice: str) -> HttpResponse:
+    """After managers took away their own power to manage: leave the members page."""
+    messages.success(request, notice)
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def _manageable(request: HttpRequest, slug: str) -> ProjectAccess:
+    return get_project_for_user(request.user, slug, need=Capability.MANAGE)
+
+
+def _membership(access: ProjectAccess, membership_id: int) -> Membership:
+    # Looked up inside this project: another project's membership id is a 404.
+    return get_object_or_404(
+        Membership.objects.filter(project=access.project).select_related("user"),
+        pk=membership_id,
+    )
+
+
+@require_GET
 def member_list(request: HttpRequest, slug: str) -> HttpResponse:
-    raise Http404("Not built yet")
+    return _render(request, _manageable(request, slug))
+
+
+@require_POST
+def member_add(request: HttpRequest, slug: str) -> HttpResponse:
+    access = _manageable(request, slug)
+    form = MemberAddForm(request.POST, auto_id="add-%s")
+    if form.is_valid():
+        try:
+            membership = membership_add(
+                project=access.project,
+                username=form.cleaned_data["username"],
+                role=form.cleaned_data["role"],
+            )
+        except MembershipRejected as error:
+            form.add_error("username", str(error))
+        else:
+            return _done(
+                request,
+                access,
+                f"Added {membership.user.get_username()} as {membership.get_role_display()}.",
+            )
+    return _render(request, access, status=400, add_form=form)
+
+
+@require_POST
+def member_create(request: HttpRequest, slug: str) -> HttpResponse:
+    access = _manageable(request, slug)
+    form = AccountCreateForm(request.POST, auto_id="new-%s")
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = account_create(
+                project=access.project,
+                username=data["username"],
+                role=data["role"],
+                password=data["password1"] or None,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+            )
+        except MembershipRejected as error:
+            form.add_error(None, str(error))
+        else:
+            membership = result.membership
+            username = membership.user.get_username()
+            role = membership.get_role_display()
+            notice = f"Created the account {username} and added it as {role}."
+            if result.generated_password is None:
+                return _done(request, access, notice)
+            # The generated password goes out in this answer and is stored nowhere (not in
+            # the session, not in a message cookie), so this is the one POST answered with
+            # a page instead of a redirect, and it must not be cached.
+            response = _render(
+                request,
+                access,
+                notice=notice,
+                created={"username": username, "password": result.generated_password},
+            )
+            add_never_cache_headers(response)
+            return response
+    return _render(request, access, status=400, create_form=form)
+
+
+@require_POST
+def member_role_change(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+    access = _manageable(request, slug)
+    membership = _membership(access, membership_id)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, access, "Choose one of the roles in the list.")
+    try:
+        membership = membership_role_change(membership=membership, role=form.cleaned_data["role"])
+    except MembershipRejected as error:
+        return _refused(request, access, str(error))
+    notice = f"{membership.user.get_username()} is now {membership.get_role_display()}."
+    gave_up_managing = membership.role != Membership.Role.MANAGER
+    if gave_up_managing and membership.user_id == request.user.pk and not request.user.is_superuser:
+        url = reverse("annotations:project_detail", kwargs={"slug": slug})
+        return _gone(request, url, notice)
+    return _done(request, access, notice)
+
+
+@require_POST
+def member_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+    access = _manageable(request, slug)
+    membership = _membership(access, membership_id)
+    try:
+        membership_remove(membership=membership)
+    except MembershipRejected as error:
+        return _refused(request, access, str(error))
+    username = membership.user.get_username()
+    notice = f"Removed {username} from {access.project.name}; their annotations are kept."
+    if membership.user_id == request.user.pk and not request.user.is_superuser:
+        return _gone(request, reverse("annotations:home"), notice)
+    return _done(request, access, notice)

@@ -14,8 +14,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from articles.ingestion.errors import ImportProblem
 from articles.models import Article, Collection, ImportBatch, Segment
-from articles.services import articles_import
+from articles.services import ImportProgress, ImportResult, articles_import, articles_import_steps
 from tests.factories import CollectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -555,3 +556,102 @@ def test_a_corrupt_gzip_file_is_refused_with_a_reason(tmp_path: Path) -> None:
     assert error["source"].endswith("feed.jsonl.gz")
     assert error["message"].startswith("could not be read: Compressed file ended")
     assert_nothing_stored()
+
+
+# --- step by step (the browser upload streams these)
+
+
+def test_import_steps_yield_progress_between_records_and_end_with_the_result(
+    tmp_path: Path,
+) -> None:
+    path = write_jsonl(tmp_path / "feed.jsonl", [{"text": f"Story {i}."} for i in range(30)])
+
+    steps = list(
+        articles_import_steps(collection=CollectionFactory(), paths=[path], progress_interval=0)
+    )
+
+    *progress, result = steps
+    assert isinstance(result, ImportResult) and result.articles_created == 30
+    assert all(isinstance(step, ImportProgress) for step in progress)
+    assert progress[0] == ImportProgress(
+        bytes_done=0, bytes_total=path.stat().st_size, articles_read=0
+    )
+    assert [p.articles_read for p in progress[1:]] == list(range(1, 31))
+    assert progress[-1].bytes_done == path.stat().st_size
+
+
+def test_import_steps_are_throttled(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "feed.jsonl", [{"text": f"Story {i}."} for i in range(300)])
+
+    steps = list(articles_import_steps(collection=CollectionFactory(), paths=[path]))
+
+    assert len(steps) < 10  # the start, perhaps a few timed events, the result
+
+
+def test_stopping_the_steps_early_stores_nothing_and_records_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("articles.services.WRITE_CHUNK", 5)
+    collection = CollectionFactory()
+    path = write_jsonl(tmp_path / "feed.jsonl", [{"text": f"Story {i}."} for i in range(30)])
+    steps = articles_import_steps(collection=collection, paths=[path], progress_interval=0)
+
+    for step in steps:
+        if step.articles_read == 20:
+            break
+    assert Article.objects.count() >= 15  # written so far, inside the import's transaction
+    steps.close()
+
+    assert_nothing_stored()
+    collection.refresh_from_db()
+    assert (collection.article_count, collection.segment_count) == (0, 0)
+    batch = ImportBatch.objects.get()
+    assert batch.status == ImportBatch.Status.FAILED
+    assert batch.errors[0]["message"] == (
+        "the import was stopped before it finished; nothing was imported"
+    )
+
+
+def test_names_stand_for_paths_in_problems_ids_and_the_batch(tmp_path: Path) -> None:
+    stored = tmp_path / "001.txt"
+    stored.write_text("A perfectly ordinary article about the harbour and its many boats.")
+    bad = tmp_path / "002.jsonl"
+    bad.write_text('{"text": "fine"}\n{oops\n')
+    names = {stored: "harbour news.txt", bad: "feed.jsonl"}
+
+    result = articles_import(collection=CollectionFactory(), paths=[stored, bad], names=names)
+
+    assert [str(problem) for problem in result.errors] == [
+        "feed.jsonl, line 2: invalid JSON: Expecting property name enclosed in double quotes"
+        " at column 2"
+    ]
+    assert ImportBatch.objects.get().source_names == ["harbour news.txt", "feed.jsonl"]
+
+    result = articles_import(collection=CollectionFactory(), paths=[stored], names=names)
+
+    assert result.succeeded
+    assert Article.objects.get().external_id == "harbour news"
+
+
+def test_problems_found_beforehand_refuse_the_import(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "feed.jsonl", [{"text": "Story."}])
+    early = ImportProblem("big.csv", "file is too large (max 1 MB)")
+
+    result = articles_import(collection=CollectionFactory(), paths=[path], problems=[early])
+
+    assert result.errors == [early]
+    assert_nothing_stored()
+    assert ImportBatch.objects.get().status == ImportBatch.Status.FAILED
+
+
+def test_a_successful_import_adds_to_the_collection_counts(tmp_path: Path) -> None:
+    collection = CollectionFactory()
+    path = write_jsonl(
+        tmp_path / "feed.jsonl", [{"text": f"Story {i}.\n\nMore {i}."} for i in range(4)]
+    )
+
+    articles_import(collection=collection, paths=[path])
+    articles_import(collection=collection, paths=[path])
+
+    collection.refresh_from_db()
+    assert (collection.article_count, collection.segment_count) == (4, 8)
