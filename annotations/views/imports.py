@@ -304,11 +304,15 @@ def _refuse_request(request: HttpRequest, access: ProjectAccess, message: str) -
 
 
 def _history_context(access: ProjectAccess) -> dict[str, object]:
-    batches = (
+    batches = list(
         ImportBatch.objects.filter(collection=access.project.collection)
         .select_related("created_by")
         .order_by("-created_at", "-pk")[:HISTORY_SIZE]
     )
+    for batch in batches:
+        # Command-line imports record the paths given on the server; the page needs only
+        # the file names, and should not show the server's directories.
+        batch.file_names = [PurePosixPath(name).name or name for name in batch.source_names]
     return {"project": access.project, "collection": access.project.collection, "batches": batches}
 
 

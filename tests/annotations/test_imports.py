@@ -116,6 +116,20 @@ def test_manager_sees_the_form_and_the_collection_history(manager_client, projec
     assert 'value="UTC" selected' in html
 
 
+def test_the_history_shows_file_names_not_server_paths(manager_client, project) -> None:
+    ImportBatch.objects.create(
+        collection=project.collection,
+        format="auto",
+        source_names=["/srv/themata/incoming/wire-2024.jsonl"],
+        status=ImportBatch.Status.SUCCEEDED,
+    )
+
+    html = manager_client.get(url(project)).content.decode()
+
+    assert "wire-2024.jsonl" in html
+    assert "/srv/themata/incoming" not in html
+
+
 def test_time_zone_defaults_to_the_import_setting(manager_client, project, settings):
     settings.THEMATA_IMPORT_TIME_ZONE = "Asia/Shanghai"
 
