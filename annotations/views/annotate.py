@@ -145,7 +145,6 @@ def _render_workspace(
         "project": project,
         "view": view,
         "segment": segment,
-        "labels": [label for label in labels if label.active],
         "labels_by_id": labels_by_id,
         "message": message,
         "progress": _my_progress(access, user),
@@ -191,7 +190,11 @@ def _render_workspace(
         context["back_segment_id"] = queue_previous_answered(
             project=project, annotator=user, before=None
         )
-    context["answer"] = answer or Answer()
+    answer = answer or Answer()
+    context["answer"] = answer
+    # Retired labels stay on the answers that have them, so that an edit keeps or drops
+    # them on purpose; they are not offered for new answers.
+    context["labels"] = [label for label in labels if label.active or label.pk in answer.label_ids]
     context["conflict"] = conflict
     if conflict is not None:
         context["conflict_labels"] = [

@@ -543,3 +543,31 @@ def test_the_annotate_and_article_pages_run_a_fixed_number_of_queries(
         assert annotator_client.get(annotate_url(project, segment)).status_code == 200
     with django_assert_max_num_queries(9):
         assert annotator_client.get(article_url(project, segment)).status_code == 200
+
+
+def test_a_retired_label_stays_on_an_answer_and_can_be_kept_on_edit(
+    annotator_client, project, annotator
+) -> None:
+    segment = segments_of(project)[0]
+    theme1, theme2, *_ = labels_of(project)
+    annotation_submit(
+        project=project, segment=segment, annotator=annotator, labels=[theme1, theme2]
+    )
+    theme1.active = False
+    theme1.save()
+
+    page = annotator_client.get(annotate_url(project, segment)).content.decode()
+    kept = annotator_client.post(
+        save_url(project, segment),
+        {"labels": [theme1.pk, theme2.pk], "action": "submit", "version": "1", "unsure": "on"},
+        **HTMX,
+    )
+    fresh = annotator_client.get(annotate_url(project, segments_of(project)[1])).content
+
+    assert re.search(rf'data-label-id="{theme1.pk}"[^>]*aria-pressed="true"', page, re.S)
+    assert "(retired)" in page
+    assert kept.status_code == 200
+    stored = Annotation.objects.get()
+    assert stored.version == 2
+    assert set(stored.labels.values_list("pk", flat=True)) == {theme1.pk, theme2.pk}
+    assert f'data-label-id="{theme1.pk}"'.encode() not in fresh
