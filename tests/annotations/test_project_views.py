@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from annotations.models import Annotation
 from annotations.services import annotation_submit
 from articles.models import Segment
 from tests.factories import MembershipFactory, labelled_project
@@ -168,3 +169,23 @@ def test_the_project_page_runs_a_fixed_number_of_queries(
 
     with django_assert_max_num_queries(11):
         assert client.get(detail_url(project)).status_code == 200
+
+
+def test_looking_at_someones_work_never_changes_it(client, project, manager, annotator) -> None:
+    answer(project, annotator, 2, comment="first pass")
+    before = list(Annotation.objects.order_by("pk").values_list("pk", "version", "updated_at"))
+    segment = Annotation.objects.order_by("pk").first().segment
+    client.force_login(manager)
+
+    client.get(detail_url(project))
+    client.get(HOME)
+    client.get(reverse("annotations:annotate", kwargs={"slug": project.slug}))
+    client.get(
+        reverse(
+            "annotations:article_detail",
+            kwargs={"slug": project.slug, "article_id": segment.article_id},
+        )
+    )
+
+    after = list(Annotation.objects.order_by("pk").values_list("pk", "version", "updated_at"))
+    assert after == before
