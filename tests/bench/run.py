@@ -1,4 +1,9 @@
-"""Ingestion benchmark: ``make bench`` (PostgreSQL; not part of ``make test``).
+"""Benchmarks: ``make bench`` (PostgreSQL; not part of ``make test``) runs both parts.
+
+``python -m tests.bench.run ingest`` runs only the ingestion part below;
+``python -m tests.bench.run annotate [options]`` only the labelling part (``annotate.py``).
+
+Ingestion benchmark:
 
 Generates a deterministic synthetic JSONL corpus, imports it end to end with
 ``manage.py import_articles`` in a child process (so the wall time includes start-up and the
@@ -157,8 +162,9 @@ def copy_same_rows(url: str, collection_name: str) -> tuple[float, int, int]:
             "SELECT id FROM articles_collection WHERE name = %s", [collection_name]
         ).fetchone()
         (target_id,) = conn.execute(
-            "INSERT INTO articles_collection (name, slug, description, created_at)"
-            " VALUES (%s, %s, '', now()) RETURNING id",
+            "INSERT INTO articles_collection"
+            " (name, slug, description, created_at, article_count, segment_count)"
+            " VALUES (%s, %s, '', now(), 0, 0) RETURNING id",
             [f"{collection_name}-copy", f"{collection_name}-copy"],
         ).fetchone()
         (offset,) = conn.execute("SELECT coalesce(max(id), 0) FROM articles_article").fetchone()
@@ -223,7 +229,7 @@ def import_jsonl(
     return seconds, rss, json.loads(stdout)
 
 
-def main() -> None:
+def ingestion_benchmark() -> None:
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     repeats = int(os.environ.get("BENCH_REPEATS", "3"))
     reset_database(url)
@@ -326,6 +332,21 @@ def main() -> None:
     print(f"Themata ingestion benchmark on {url.rsplit('@', 1)[-1]}, {os.cpu_count()} CPUs")
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    part = args[0] if args and not args[0].startswith("-") else "all"
+    if part not in {"all", "ingest", "annotate"}:
+        raise SystemExit("usage: python -m tests.bench.run [all | ingest | annotate [options]]")
+    if part in {"all", "ingest"}:
+        ingestion_benchmark()
+    if part == "all":
+        print()
+    if part in {"all", "annotate"}:
+        from tests.bench import annotate
+
+        annotate.main(args[1:] if part == "annotate" else [])
 
 
 if __name__ == "__main__":
