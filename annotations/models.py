@@ -53,7 +53,8 @@ class Label(models.Model):
     )
 
     class Meta:
-        ordering = ["label_set", "order", "name"]
+        # By column, not by relation: ordering by "label_set" would join LabelSet every time.
+        ordering = ["label_set_id", "order", "name"]
         constraints = [
             models.UniqueConstraint(fields=["label_set", "slug"], name="label_unique_slug_in_set"),
             models.UniqueConstraint(
@@ -111,7 +112,7 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["project", "user"]
+        ordering = ["project_id", "user_id"]
         constraints = [
             models.UniqueConstraint(fields=["project", "user"], name="membership_unique_user"),
         ]
@@ -164,7 +165,9 @@ class Annotation(models.Model):
     objects = AnnotationQuerySet.as_manager()
 
     class Meta:
-        ordering = ["project", "segment", "annotator"]
+        # By column: ordering by the relations would join (and, under select_for_update, lock)
+        # the project and segment rows.
+        ordering = ["project_id", "segment_id", "annotator_id"]
         constraints = [
             # Also the index for "my annotations in this project", in queue order.
             models.UniqueConstraint(

@@ -15,7 +15,7 @@ complete (the next issue adds reservations and a per-segment answer count for th
 from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from articles.models import Segment
@@ -29,15 +29,22 @@ def project_segments(project: Project) -> QuerySet[Segment]:
 
 
 def _open_segments(project: Project, annotator: AbstractBaseUser) -> QuerySet[Segment]:
-    answered_by_me = Annotation.objects.filter(
-        project=project, annotator=annotator, segment=OuterRef("pk")
+    # "Not answered by me" is a scalar subquery, not NOT EXISTS: PostgreSQL may plan NOT
+    # EXISTS as a merge anti-join that reads every annotation of the project (90 ms at a
+    # million rows, measured by `make bench`); the scalar form always probes the unique
+    # (project, annotator, segment) index once per candidate.
+    mine = (
+        Annotation.objects.filter(project=project, annotator=annotator, segment=OuterRef("pk"))
+        .order_by()
+        .values("segment_id")[:1]
     )
     submitted = Annotation.objects.filter(
         project=project, segment=OuterRef("pk"), status=Annotation.Status.SUBMITTED
-    )
-    segments = project_segments(project).filter(~Exists(answered_by_me))
+    ).order_by()
+    segments = project_segments(project).alias(mine=Subquery(mine)).filter(mine__isnull=True)
     if project.annotators_per_segment == 1:
-        return segments.filter(~Exists(submitted))
+        taken = Subquery(submitted.values("segment_id")[:1])
+        return segments.alias(taken=taken).filter(taken__isnull=True)
     answers = submitted.values("segment").annotate(n=Count("pk")).values("n")
     return segments.alias(
         answers=Coalesce(Subquery(answers, output_field=IntegerField()), Value(0))

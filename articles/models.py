@@ -109,7 +109,7 @@ class Article(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["collection", "id"]
+        ordering = ["collection_id", "id"]  # by column: "collection" would join Collection
         constraints = [
             models.UniqueConstraint(
                 fields=["collection", "content_hash"], name="article_unique_content_in_collection"
@@ -151,7 +151,7 @@ class Segment(models.Model):
     text = models.TextField()
 
     class Meta:
-        ordering = ["article", "position"]
+        ordering = ["article_id", "position"]  # by column: "article" would join two tables
         constraints = [
             models.UniqueConstraint(
                 fields=["article", "position"], name="segment_unique_position_in_article"

@@ -130,10 +130,12 @@ def _render_workspace(
     message: str = "",
     conflict: Answer | None = None,
     status: int = 200,
+    back_segment_id: int | None = None,
 ) -> HttpResponse:
     """The labelling page (or its ``workspace`` partial for htmx) showing ``segment``.
 
     ``answer`` is what the form shows as chosen; when ``None`` it is my stored answer.
+    ``back_segment_id`` is where "back" leads, when the caller knows it already.
     """
     user = request.user
     project = access.project
@@ -183,7 +185,7 @@ def _render_workspace(
             }
             context["before"] = neighbours.get(segment.position - 1)
             context["after"] = neighbours.get(segment.position + 1)
-        context["back_segment_id"] = queue_previous_answered(
+        context["back_segment_id"] = back_segment_id or queue_previous_answered(
             project=project, annotator=user, before=segment.pk
         )
     else:
@@ -348,7 +350,16 @@ def annotation_save(request: HttpRequest, slug: str, segment_id: int) -> HttpRes
     # A segment fresh from the queue has no answer of mine; in the article it may have.
     fresh = Answer() if view == SEGMENT_VIEW else None
     response = _render_workspace(
-        request, access, next_segment, view=view, answer=fresh, labels=labels
+        request,
+        access,
+        next_segment,
+        view=view,
+        answer=fresh,
+        labels=labels,
+        # "Back" first returns to the answer just given (then walks earlier ones in order).
+        back_segment_id=segment.pk
+        if next_segment is not None and next_segment.pk > segment.pk
+        else None,
     )
     return push_url(response, _annotate_url(access, next_segment, view))
 
