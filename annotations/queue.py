@@ -51,13 +51,13 @@ def _open_segments(project: Project, annotator: AbstractBaseUser) -> QuerySet[Se
     ).filter(answers__lt=project.annotators_per_segment)
 
 
-def queue_next_segment(
-    *, project: Project, annotator: AbstractBaseUser, after: int | None = None
-) -> Segment | None:
-    """The next segment for ``annotator`` after segment id ``after``, with its article.
+def queue_next_segments(
+    *, project: Project, annotator: AbstractBaseUser, after: int | None = None, count: int = 1
+) -> list[Segment]:
+    """The next ``count`` segments for ``annotator`` after segment id ``after``, with their
+    articles; empty when nothing is left for them.
 
     Without ``after``, the queue resumes after the last segment this person answered.
-    Returns ``None`` when nothing is left for them.
     """
     candidates = _open_segments(project, annotator).select_related("article").order_by("pk")
     if after is None:
@@ -66,14 +66,23 @@ def queue_next_segment(
             .order_by("-segment_id")
             .values("segment_id")[:1]
         )
-        start = candidates.filter(pk__gt=Coalesce(Subquery(last_answered), Value(0))).first()
+        ahead = candidates.filter(pk__gt=Coalesce(Subquery(last_answered), Value(0)))
     else:
-        start = candidates.filter(pk__gt=after).first()
-    if start is not None:
-        return start
+        ahead = candidates.filter(pk__gt=after)
+    found = list(ahead[:count])
+    if found:
+        return found
     # Wrapped around: gaps left earlier (skipped by others, or a project that now wants
     # more answers per segment).
-    return candidates.first()
+    return list(candidates[:count])
+
+
+def queue_next_segment(
+    *, project: Project, annotator: AbstractBaseUser, after: int | None = None
+) -> Segment | None:
+    """The next segment for ``annotator`` (see ``queue_next_segments``), or ``None``."""
+    found = queue_next_segments(project=project, annotator=annotator, after=after)
+    return found[0] if found else None
 
 
 def queue_remaining_for(*, project: Project, annotator: AbstractBaseUser) -> int:

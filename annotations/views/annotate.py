@@ -19,7 +19,12 @@ from articles.models import Segment
 
 from ..access import Capability, ProjectAccess, get_project_for_user
 from ..models import Annotation, AnnotationLabel, AnnotatorProgress, Label
-from ..queue import project_segments, queue_next_segment, queue_previous_answered
+from ..queue import (
+    project_segments,
+    queue_next_segment,
+    queue_next_segments,
+    queue_previous_answered,
+)
 from ..services import AnnotationConflict, AnnotationRejected, annotation_submit
 
 SEGMENT_VIEW = "segment"
@@ -48,6 +53,20 @@ class Answer:
             comment=annotation.comment,
             version=annotation.version,
         )
+
+
+@dataclass
+class Known:
+    """What a caller already knows, so that drawing the page need not ask the database.
+
+    After a submit the service returns the new counts, "back" is the answer just given, and
+    in a sequential walk the neighbours of the next segment are the segment just answered
+    and the queue's following one.
+    """
+
+    back_segment_id: int | None = None
+    progress: tuple[int, int] | None = None  # (submitted, skipped)
+    neighbours: dict[int, Segment | None] | None = None  # position -> segment (or none there)
 
 
 def _int_or_404(raw: str | None) -> int | None:
@@ -83,16 +102,19 @@ def _my_answer(access: ProjectAccess, user, segment: Segment) -> Answer:
     return Answer.of(annotation, label_ids)
 
 
-def _my_progress(access: ProjectAccess, user) -> dict[str, int]:
-    progress = AnnotatorProgress.objects.filter(project=access.project, annotator=user).first()
-    done = (progress.submitted + progress.skipped) if progress else 0
+def _my_progress(access: ProjectAccess, user, counts: tuple[int, int] | None) -> dict[str, int]:
+    if counts is None:
+        row = AnnotatorProgress.objects.filter(project=access.project, annotator=user).first()
+        counts = (row.submitted, row.skipped) if row else (0, 0)
+    submitted, skipped = counts
+    done = submitted + skipped
     total = access.project.collection.segment_count
     return {
         "done": min(done, total),
         "total": total,
-        "submitted": progress.submitted if progress else 0,
-        "skipped": progress.skipped if progress else 0,
-        "percent": round(100 * done / total) if total else 0,
+        "submitted": submitted,
+        "skipped": skipped,
+        "percent": min(100, round(100 * done / total)) if total else 0,
     }
 
 
@@ -130,13 +152,13 @@ def _render_workspace(
     message: str = "",
     conflict: Answer | None = None,
     status: int = 200,
-    back_segment_id: int | None = None,
+    known: Known | None = None,
 ) -> HttpResponse:
     """The labelling page (or its ``workspace`` partial for htmx) showing ``segment``.
 
     ``answer`` is what the form shows as chosen; when ``None`` it is my stored answer.
-    ``back_segment_id`` is where "back" leads, when the caller knows it already.
     """
+    known = known or Known()
     user = request.user
     project = access.project
     if labels is None:
@@ -149,7 +171,7 @@ def _render_workspace(
         "segment": segment,
         "labels_by_id": labels_by_id,
         "message": message,
-        "progress": _my_progress(access, user),
+        "progress": _my_progress(access, user, known.progress),
     }
     if segment is not None:
         if view == ARTICLE_VIEW:
@@ -176,16 +198,18 @@ def _render_workspace(
         else:
             if answer is None:
                 answer = _my_answer(access, user, segment)
-            neighbours = {
-                s.position: s
-                for s in Segment.objects.filter(
-                    article_id=segment.article_id,
-                    position__in=[segment.position - 1, segment.position + 1],
-                )
-            }
+            neighbours = known.neighbours
+            if neighbours is None:
+                neighbours = {
+                    s.position: s
+                    for s in Segment.objects.filter(
+                        article_id=segment.article_id,
+                        position__in=[segment.position - 1, segment.position + 1],
+                    )
+                }
             context["before"] = neighbours.get(segment.position - 1)
             context["after"] = neighbours.get(segment.position + 1)
-        context["back_segment_id"] = back_segment_id or queue_previous_answered(
+        context["back_segment_id"] = known.back_segment_id or queue_previous_answered(
             project=project, annotator=user, before=segment.pk
         )
     else:
@@ -301,7 +325,7 @@ def annotation_save(request: HttpRequest, slug: str, segment_id: int) -> HttpRes
                 f"“{inactive[0].name}” is no longer in use; choose another label.",
             )
     try:
-        annotation_submit(
+        saved = annotation_submit(
             project=project,
             segment=segment,
             annotator=request.user,
@@ -344,27 +368,22 @@ def annotation_save(request: HttpRequest, slug: str, segment_id: int) -> HttpRes
             status=409,
         )
 
-    next_segment = _next_after(access, request.user, segment, view)
+    next_segment, known = _next_after(access, request.user, segment, view)
+    known.progress = getattr(saved, "progress", None)
     if not request.htmx:
         return HttpResponseRedirect(_annotate_url(access, next_segment, view))
     # A segment fresh from the queue has no answer of mine; in the article it may have.
     fresh = Answer() if view == SEGMENT_VIEW else None
     response = _render_workspace(
-        request,
-        access,
-        next_segment,
-        view=view,
-        answer=fresh,
-        labels=labels,
-        # "Back" first returns to the answer just given (then walks earlier ones in order).
-        back_segment_id=segment.pk
-        if next_segment is not None and next_segment.pk > segment.pk
-        else None,
+        request, access, next_segment, view=view, answer=fresh, labels=labels, known=known
     )
     return push_url(response, _annotate_url(access, next_segment, view))
 
 
-def _next_after(access: ProjectAccess, user, segment: Segment, view: str) -> Segment | None:
+def _next_after(
+    access: ProjectAccess, user, segment: Segment, view: str
+) -> tuple[Segment | None, Known]:
+    """The segment to show after ``segment`` was answered, and what is known about it."""
     if view == ARTICLE_VIEW:
         # In context, go on down the article; the queue takes over at its end.
         following = (
@@ -374,8 +393,38 @@ def _next_after(access: ProjectAccess, user, segment: Segment, view: str) -> Seg
             .first()
         )
         if following is not None:
-            return following
-    return queue_next_segment(project=access.project, annotator=user, after=segment.pk)
+            return following, Known(back_segment_id=segment.pk)
+    upcoming = queue_next_segments(
+        project=access.project, annotator=user, after=segment.pk, count=2
+    )
+    if not upcoming:
+        return None, Known()
+    shown = upcoming[0]
+    known = Known()
+    if shown.pk > segment.pk:
+        # "Back" first returns to the answer just given, then walks earlier ones in order.
+        known.back_segment_id = segment.pk
+    known.neighbours = _neighbours_known(shown, answered=segment, upcoming=upcoming[1:])
+    return shown, known
+
+
+def _neighbours_known(
+    shown: Segment, *, answered: Segment, upcoming: list[Segment]
+) -> dict[int, Segment | None] | None:
+    """``shown``'s neighbours if the segments at hand settle both, else ``None``."""
+    position = shown.position
+    if position == 0:
+        before = None
+    elif answered.article_id == shown.article_id and answered.position == position - 1:
+        before = answered
+    else:
+        return None
+    following = upcoming[0] if upcoming else None
+    if following is None or following.article_id != shown.article_id:
+        return None
+    if following.position != position + 1:
+        return None
+    return {position - 1: before, position + 1: following}
 
 
 def _refuse(

@@ -515,10 +515,10 @@ def test_submit_and_next_runs_a_fixed_number_of_queries(
     )
     data = {"labels": [labels_of(project)[1].pk], "action": "submit", "version": "0"}
 
-    # 11 statements and the savepoint pair of the service's transaction: session, user,
-    # project, segment, labels; insert answer, insert labels, update progress; next segment,
-    # progress, neighbours.
-    with django_assert_max_num_queries(13):
+    # At most 10 statements and the savepoint pair of the service's transaction: session,
+    # user, project, segment, labels; insert answer, insert labels, update progress; next
+    # segments; and the neighbours, unless the segments at hand are them.
+    with django_assert_max_num_queries(12):
         response = annotator_client.post(url, data, **HTMX)
     assert response.status_code == 200
 
@@ -574,3 +574,35 @@ def test_a_retired_label_stays_on_an_answer_and_can_be_kept_on_edit(
     assert stored.version == 2
     assert set(stored.labels.values_list("pk", flat=True)) == {theme1.pk, theme2.pk}
     assert f'data-label-id="{theme1.pk}"'.encode() not in fresh
+
+
+def test_after_a_submit_the_next_segment_comes_with_its_true_neighbours(
+    annotator_client, project, annotator
+) -> None:
+    segments = list(Segment.objects.filter(article__collection=project.collection).order_by("pk"))
+    data = {"labels": [labels_of(project)[0].pk], "action": "submit", "version": "0"}
+    # Answer the third segment first, so that later the walk skips over it.
+    annotation_submit(
+        project=project, segment=segments[2], annotator=annotator, labels=labels_of(project)[:1]
+    )
+
+    # 1 -> 2: the neighbours are the segment just answered and the queue's next one.
+    after_first = annotator_client.post(save_url(project, segments[0]), data, **HTMX)
+    # 2 -> 4 (3 is done): 4 starts the second article, 5 follows it.
+    after_second = annotator_client.post(save_url(project, segments[1]), data, **HTMX)
+    # 6 is the last of its article: nothing after it.
+    annotator_client.post(save_url(project, segments[3]), data, **HTMX)
+    last = annotator_client.post(save_url(project, segments[4]), data, **HTMX)
+
+    def neighbours(response) -> tuple[str | None, str | None]:
+        html = response.content.decode()
+        before = re.search(r'neighbour-before"[^>]*>([^<]*)<', html)
+        after = re.search(r'neighbour-after"[^>]*>([^<]*)<', html)
+        return (before and before.group(1), after and after.group(1))
+
+    assert shown_segment(after_first) == segments[1].pk
+    assert neighbours(after_first) == (segments[0].text, segments[2].text)
+    assert shown_segment(after_second) == segments[3].pk
+    assert neighbours(after_second) == (None, segments[4].text)
+    assert shown_segment(last) == segments[5].pk
+    assert neighbours(last) == (segments[4].text, None)
