@@ -483,6 +483,8 @@ def test_saving_needs_the_csrf_token_which_htmx_sends_as_a_header(project, annot
     accepted = client.post(save_url(project, segment), data, HTTP_X_CSRFTOKEN=token, **HTMX)
 
     assert refused.status_code == 403
+    assert refused["Content-Type"].startswith("text/plain")  # shown by the page as it is
+    assert b"security token has expired" in refused.content
     assert accepted.status_code == 200
     assert Annotation.objects.count() == 1
 
