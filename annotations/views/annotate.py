@@ -291,39 +291,28 @@ def annotation_save(request: HttpRequest, slug: str, segment_id: int) -> HttpRes
         unsure=request.POST.get("unsure") == "on",
         comment=request.POST.get("comment", ""),
     )
+
+    def refuse(message: str) -> HttpResponse:
+        return _refuse(request, access, segment, view, sent, labels, message)
+
     try:
         sent.version = int(request.POST.get("version", "0"))
         time_spent_ms = int(request.POST.get("time_spent_ms") or 0)
         posted_ids = [int(raw) for raw in request.POST.getlist("labels")]
     except ValueError:
-        return _refuse(request, access, segment, view, sent, labels, "The form was malformed.")
+        return refuse("The form was malformed.")
     if action not in {"submit", "skip"}:
-        return _refuse(request, access, segment, view, sent, labels, "Unknown action.")
-    unknown = [i for i in posted_ids if i not in labels_by_id]
+        return refuse("Unknown action.")
     sent.label_ids = {i for i in posted_ids if i in labels_by_id}
-    if unknown:
-        return _refuse(
-            request,
-            access,
-            segment,
-            view,
-            sent,
-            labels,
-            "A label that is not in this project's label set was sent; nothing was saved.",
+    if len(sent.label_ids) != len(set(posted_ids)):
+        return refuse(
+            "A label that is not in this project's label set was sent; nothing was saved."
         )
     inactive = [labels_by_id[i] for i in sent.label_ids if not labels_by_id[i].active]
     if inactive and sent.status == Annotation.Status.SUBMITTED:
         stored = _my_answer(access, request.user, segment)
         if any(label.pk not in stored.label_ids for label in inactive):
-            return _refuse(
-                request,
-                access,
-                segment,
-                view,
-                sent,
-                labels,
-                f"“{inactive[0].name}” is no longer in use; choose another label.",
-            )
+            return refuse(f"“{inactive[0].name}” is no longer in use; choose another label.")
     try:
         saved = annotation_submit(
             project=project,
@@ -337,7 +326,7 @@ def annotation_save(request: HttpRequest, slug: str, segment_id: int) -> HttpRes
             expected_version=sent.version,
         )
     except AnnotationRejected as rejected:
-        return _refuse(request, access, segment, view, sent, labels, str(rejected))
+        return refuse(str(rejected))
     except AnnotationConflict as conflict:
         current = conflict.current
         stored = set(
