@@ -53,6 +53,8 @@ def test_labelling_five_segments_with_the_keyboard_then_changing_one(
     page.click(f"a[href='/p/{DEMO}/']")
     page.wait_for_selector("text=Guidelines")
     page.click("text=Start labelling")
+    # The keyboard is live once the page has loaded (keys pressed earlier go nowhere).
+    page.wait_for_load_state()
     page.wait_for_selector(".segment-card")
     # A full page load would lose this; htmx swaps keep it.
     page.evaluate("window.__sameDocument = true")

@@ -32,6 +32,8 @@ def test_a_manager_creates_an_account_and_the_colleague_labels_with_it(
     page.click(f"a[href='/p/{DEMO}/']")
     assert not page.is_visible("text=Members")  # an annotator does not manage
     page.click("text=Start labelling")
+    # The keyboard is live once the page has loaded (keys pressed earlier go nowhere).
+    page.wait_for_load_state()
     page.wait_for_selector(".segment-card")
     first = page.get_attribute(".segment-card", "data-segment-id")
     page.keyboard.press("3")
