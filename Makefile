@@ -33,7 +33,7 @@ install: $(UV_DEP)
 
 run: install
 	$(RUN) python manage.py migrate --noinput
-	$(RUN) python manage.py demo
+	PORT=$(PORT) $(RUN) python manage.py demo
 	$(RUN) python manage.py runserver 127.0.0.1:$(PORT)
 
 test: install
