@@ -172,6 +172,9 @@ def _render_workspace(
         "labels_by_id": labels_by_id,
         "message": message,
         "progress": _my_progress(access, user, known.progress),
+        # The address of exactly this segment and view: annotate.js puts it in the address
+        # bar, so that reloading or going back shows this segment, not the queue's next.
+        "canonical_url": _annotate_url(access, segment, view),
     }
     if segment is not None:
         if view == ARTICLE_VIEW:
@@ -226,7 +229,10 @@ def _render_workspace(
         context["conflict_labels"] = [
             labels_by_id[i] for i in sorted(conflict.label_ids) if i in labels_by_id
         ]
-    template = f"{TEMPLATE}#workspace" if request.htmx else TEMPLATE
+    # A history restore (Back in the browser after htmx pushed a URL, with nothing cached)
+    # replaces the whole body, so it gets the whole page.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = f"{TEMPLATE}#workspace" if partial else TEMPLATE
     return render(request, template, context, status=status)
 
 

@@ -68,6 +68,12 @@
 
   function start() {
     shownAt = performance.now();
+    const here = workspace();
+    if (here && here.dataset.url && here.dataset.url !== location.pathname + location.search) {
+      // "/annotate/" means "my next segment"; the address bar names this one instead, so
+      // that a reload or the browser's Back shows the same segment.
+      history.replaceState(history.state, "", here.dataset.url);
+    }
     ready = true;
     const replay = pending;
     pending = [];

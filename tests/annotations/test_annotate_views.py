@@ -608,3 +608,12 @@ def test_after_a_submit_the_next_segment_comes_with_its_true_neighbours(
     assert neighbours(after_second) == (None, segments[4].text)
     assert shown_segment(last) == segments[5].pk
     assert neighbours(last) == (segments[4].text, None)
+
+
+def test_a_history_restore_request_gets_the_whole_page(annotator_client, project) -> None:
+    response = annotator_client.get(
+        annotate_url(project), HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX
+    )
+
+    assert response.status_code == 200
+    assert b"<html" in response.content

@@ -236,3 +236,21 @@ def test_hostile_article_text_does_not_run(page, live_server, demo, analyst) -> 
     assert dialogs == []
     assert page.locator(".segment-card img, .segment-card svg, iframe, main script").count() == 0
     assert "<img src=x onerror=alert(1)>" in page.text_content(".segment-card")
+
+
+def test_the_browsers_back_button_returns_to_the_previous_segment_as_a_whole_page(
+    page, live_server, demo, analyst
+) -> None:
+    log_in(page, live_server, "analyst")
+    page.goto(f"{live_server.url}/p/{DEMO}/annotate/")
+    first = shown(page)
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    wait_for_other_segment(page, first)
+
+    page.go_back()
+    wait_for_segment(page, first)
+
+    assert page.is_visible("header.topbar")  # the page around the workspace is whole
+    assert page.locator("#workspace").count() == 1
+    assert page.get_attribute(".label-button[data-shortcut='1']", "aria-pressed") == "true"
