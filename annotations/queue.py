@@ -85,11 +85,6 @@ def queue_next_segment(
     return found[0] if found else None
 
 
-def queue_remaining_for(*, project: Project, annotator: AbstractBaseUser) -> int:
-    """How many segments are still open for ``annotator`` (a count; not for hot paths)."""
-    return _open_segments(project, annotator).count()
-
-
 def queue_previous_answered(
     *, project: Project, annotator: AbstractBaseUser, before: int | None
 ) -> int | None:

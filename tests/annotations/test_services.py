@@ -5,7 +5,11 @@ from django.db import IntegrityError, transaction
 from django.db.models.deletion import ProtectedError
 
 from annotations.models import Annotation, AnnotationLabel, AnnotatorProgress
-from annotations.queue import queue_next_segment, queue_previous_answered, queue_remaining_for
+from annotations.queue import (
+    queue_next_segment,
+    queue_next_segments,
+    queue_previous_answered,
+)
 from annotations.services import AnnotationConflict, AnnotationRejected, annotation_submit
 from articles.models import Segment
 from tests.factories import LabelFactory, MembershipFactory, UserFactory, labelled_project
@@ -217,7 +221,7 @@ def test_the_queue_walks_segments_in_import_order_and_skips_my_answers(project, 
         queue_next_segment(project=project, annotator=annotator, after=segments[4].pk)
         == (segments[5])
     )
-    assert queue_remaining_for(project=project, annotator=annotator) == len(segments) - 2
+    assert queue_next_segments(project=project, annotator=annotator, count=10) == segments[2:]
 
 
 def test_the_queue_wraps_around_to_fill_earlier_gaps(project, annotator) -> None:
