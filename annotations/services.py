@@ -213,6 +213,8 @@ def annotation_submit(
     elif not project.multi_label and len(labels) != 1:
         raise AnnotationRejected("This project takes exactly one label per segment.")
     comment = comment.strip()
+    if "\x00" in comment:
+        raise AnnotationRejected("A comment cannot contain a NUL character.")
     if len(comment) > MAX_COMMENT_LENGTH:
         raise AnnotationRejected(f"A comment can be at most {MAX_COMMENT_LENGTH} characters.")
     time_spent_ms = max(0, min(int(time_spent_ms), MAX_TIME_SPENT_MS))

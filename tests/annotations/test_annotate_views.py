@@ -617,3 +617,26 @@ def test_a_history_restore_request_gets_the_whole_page(annotator_client, project
 
     assert response.status_code == 200
     assert b"<html" in response.content
+
+
+@pytest.mark.parametrize(
+    ("comment", "message"),
+    [("bad\x00byte", b"NUL character"), ("x" * 2001, b"at most 2000 characters")],
+)
+def test_a_comment_the_database_cannot_take_is_refused_in_place(
+    annotator_client, project, comment, message
+) -> None:
+    response = annotator_client.post(
+        save_url(project, segments_of(project)[0]),
+        {
+            "labels": [labels_of(project)[0].pk],
+            "action": "submit",
+            "version": "0",
+            "comment": comment,
+        },
+        **HTMX,
+    )
+
+    assert response.status_code == 400
+    assert message in response.content
+    assert not Annotation.objects.exists()
