@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db import models
 from django.forms import Textarea
+from django.http import HttpRequest
 
-from .models import Label, LabelSet, Membership, Project
+from .models import Annotation, AnnotationLabel, Label, LabelSet, Membership, Project
 
 
 class LabelInline(admin.TabularInline):
@@ -65,3 +66,51 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "project__name"]
     list_select_related = ["user", "project"]
     autocomplete_fields = ["user", "project"]
+
+
+class AnnotationLabelInline(admin.TabularInline):
+    model = AnnotationLabel
+    fields = ["label"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Annotation | None = None) -> bool:
+        return False
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    """Read-only: answers change only on the labelling screen, which keeps their versions,
+    the progress counts and the conflict checks right."""
+
+    list_display = ["id", "project", "annotator", "segment", "status", "unsure", "version"]
+    list_filter = ["status", "unsure", "project"]
+    search_fields = ["annotator__username", "comment"]
+    list_select_related = ["project", "annotator", "segment"]
+    readonly_fields = [
+        "project",
+        "segment",
+        "annotator",
+        "status",
+        "unsure",
+        "comment",
+        "time_spent_ms",
+        "version",
+        "created_at",
+        "updated_at",
+    ]
+    fields = readonly_fields
+    inlines = [AnnotationLabelInline]
+    show_full_result_count = False
+    # A million answers: no date hierarchy or counts over the whole table.
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Annotation | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Annotation | None = None) -> bool:
+        return False

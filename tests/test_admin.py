@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from articles.models import Article
+from annotations.models import Annotation
+from annotations.services import annotation_submit
+from articles.models import Article, Segment
 from tests.factories import (
     LabelFactory,
     MembershipFactory,
@@ -24,6 +26,7 @@ MODELS = [
     "annotations.label",
     "annotations.project",
     "annotations.membership",
+    "annotations.annotation",
 ]
 
 
@@ -32,7 +35,16 @@ def admin_client_with_data(client):
     admin = UserFactory(username="boss", is_staff=True, is_superuser=True)
     SegmentedArticleFactory.create_batch(3)
     LabelFactory.create_batch(3)
-    MembershipFactory.create_batch(3)
+    for membership in MembershipFactory.create_batch(3):
+        project = membership.project
+        SegmentedArticleFactory(collection=project.collection)
+        label = LabelFactory(label_set=project.label_set)
+        annotation_submit(
+            project=project,
+            segment=Segment.objects.filter(article__collection=project.collection).first(),
+            annotator=membership.user,
+            labels=[label],
+        )
     client.force_login(admin)
     return client
 
@@ -81,3 +93,23 @@ def test_imported_objects_cannot_be_added_by_hand(admin_client_with_data, model:
     response = admin_client_with_data.get(reverse(f"admin:articles_{model}_add"))
 
     assert response.status_code == 403
+
+
+def test_answers_are_read_only_in_the_admin(admin_client_with_data) -> None:
+    annotation = Annotation.objects.first()
+
+    page = admin_client_with_data.get(
+        reverse("admin:annotations_annotation_change", args=[annotation.pk])
+    )
+    edit = admin_client_with_data.post(
+        reverse("admin:annotations_annotation_change", args=[annotation.pk]), {"version": 9}
+    )
+    delete = admin_client_with_data.post(
+        reverse("admin:annotations_annotation_delete", args=[annotation.pk]), {"post": "yes"}
+    )
+
+    assert page.status_code == 200
+    assert edit.status_code == 403
+    assert delete.status_code == 403
+    annotation.refresh_from_db()
+    assert annotation.version == 1
