@@ -253,9 +253,7 @@ def annotation_submit(
         previous_status = current.status
         current.revise(status=status, unsure=unsure, comment=comment, time_spent_ms=time_spent_ms)
         current.save()
-        stored = set(
-            AnnotationLabel.objects.filter(annotation=current).values_list("label_id", flat=True)
-        )
+        stored = current.label_ids()
         if stored != label_ids:
             AnnotationLabel.objects.filter(annotation=current).exclude(
                 label_id__in=label_ids
@@ -307,10 +305,7 @@ def _says_the_same(
 ) -> bool:
     if (annotation.status, annotation.unsure, annotation.comment) != (status, unsure, comment):
         return False
-    stored = AnnotationLabel.objects.filter(annotation=annotation).values_list(
-        "label_id", flat=True
-    )
-    return set(stored) == label_ids
+    return annotation.label_ids() == label_ids
 
 
 def _progress_add(

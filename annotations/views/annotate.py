@@ -96,10 +96,7 @@ def _my_answer(access: ProjectAccess, user, segment: Segment) -> Answer:
     ).first()
     if annotation is None:
         return Answer()
-    label_ids = set(
-        AnnotationLabel.objects.filter(annotation=annotation).values_list("label_id", flat=True)
-    )
-    return Answer.of(annotation, label_ids)
+    return Answer.of(annotation, annotation.label_ids())
 
 
 def _my_progress(access: ProjectAccess, user, counts: tuple[int, int] | None) -> dict[str, int]:
@@ -335,10 +332,7 @@ def annotation_save(request: HttpRequest, slug: str, segment_id: int) -> HttpRes
         return refuse(str(rejected))
     except AnnotationConflict as conflict:
         current = conflict.current
-        stored = set(
-            AnnotationLabel.objects.filter(annotation=current).values_list("label_id", flat=True)
-        )
-        stored_answer = Answer.of(current, stored)
+        stored_answer = Answer.of(current, current.label_ids())
         return _render_workspace(
             request,
             access,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models import IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -10,7 +10,14 @@ from django.views.decorators.http import require_GET
 
 from articles.models import ImportBatch
 
-from ..access import Capability, can_create_projects, get_project_for_user, projects_for_user
+from ..access import (
+    ADMIN_ROLE,
+    Capability,
+    ProjectAccess,
+    can_create_projects,
+    get_project_for_user,
+    projects_for_user,
+)
 from ..models import Annotation, AnnotationLabel, AnnotatorProgress, Membership, Project
 from ..queue import queue_next_segment
 
@@ -40,17 +47,18 @@ def _with_progress(projects, user):
     )
 
 
-def _progress_of(project: Project) -> dict[str, int]:
+def _progress_of(project: Project, *, mine: int, team: int) -> dict[str, int]:
+    """My answers (submitted or skipped) of all segments; the team's submitted answers of
+    all the answers the project wants."""
     total = project.collection.segment_count
-    mine = project.my_submitted + project.my_skipped
     needed = total * project.annotators_per_segment
     return {
         "total": total,
         "mine": mine,
         "my_percent": _percent(mine, total),
-        "team": project.team_submitted,
+        "team": team,
         "team_needed": needed,
-        "team_percent": _percent(project.team_submitted, needed),
+        "team_percent": _percent(team, needed),
     }
 
 
@@ -61,10 +69,12 @@ def project_list(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "project": project,
-            "role": Membership.Role(project.user_role).label
-            if project.user_role
-            else "Administrator",
-            "progress": _progress_of(project),
+            "role": ProjectAccess(project, project.user_role or ADMIN_ROLE).role_label,
+            "progress": _progress_of(
+                project,
+                mine=project.my_submitted + project.my_skipped,
+                team=project.team_submitted,
+            ),
         }
         for project in projects
     ]
@@ -78,10 +88,11 @@ def project_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, need=Capability.VIEW)
-    project = (
-        _with_progress(Project.objects.filter(pk=access.project.pk), request.user)
-        .select_related("label_set")
-        .get()
+    project = access.project
+    mine = Q(annotator=request.user)
+    counts = AnnotatorProgress.objects.filter(project=project).aggregate(
+        team=Coalesce(Sum("submitted"), 0),
+        mine=Coalesce(Sum("submitted", filter=mine), 0) + Coalesce(Sum("skipped", filter=mine), 0),
     )
     labels = [label for label in project.label_set.labels.all() if label.active]
     # Annotators see their own answers only; managers, reviewers and admins see the team's.
@@ -113,7 +124,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "access": access,
             "project": project,
-            "progress": _progress_of(project),
+            "progress": _progress_of(project, mine=counts["mine"], team=counts["team"]),
             "labels": labels,
             "recent": recent,
             "sees_team": sees_team,

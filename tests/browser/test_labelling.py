@@ -42,6 +42,17 @@ def wait_for_other_segment(page, than: int) -> int:
     return shown(page)
 
 
+def answer_the_first_segment_with_label_1(page, live_server) -> int:
+    """Log in as the analyst, answer the first segment of the demo with "1"; its id."""
+    log_in(page, live_server, "analyst")
+    page.goto(f"{live_server.url}/p/{DEMO}/annotate/")
+    first = shown(page)
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    wait_for_other_segment(page, first)
+    return first
+
+
 def label_names(annotation: Annotation) -> set[str]:
     return set(annotation.labels.values_list("name", flat=True))
 
@@ -146,12 +157,7 @@ def test_the_help_opens_with_question_mark(page, live_server, demo, analyst) -> 
 def test_an_edit_conflicting_with_another_tab_is_refused_with_a_message(
     context, page, live_server, demo, analyst
 ) -> None:
-    log_in(page, live_server, "analyst")
-    page.goto(f"{live_server.url}/p/{DEMO}/annotate/")
-    first = shown(page)
-    page.keyboard.press("1")
-    page.keyboard.press("Enter")
-    wait_for_other_segment(page, first)
+    first = answer_the_first_segment_with_label_1(page, live_server)
 
     # Both tabs open the answer at version 1.
     url = f"{live_server.url}/p/{DEMO}/annotate/?segment={first}"
@@ -241,12 +247,7 @@ def test_hostile_article_text_does_not_run(page, live_server, demo, analyst) -> 
 def test_the_browsers_back_button_returns_to_the_previous_segment_as_a_whole_page(
     page, live_server, demo, analyst
 ) -> None:
-    log_in(page, live_server, "analyst")
-    page.goto(f"{live_server.url}/p/{DEMO}/annotate/")
-    first = shown(page)
-    page.keyboard.press("1")
-    page.keyboard.press("Enter")
-    wait_for_other_segment(page, first)
+    first = answer_the_first_segment_with_label_1(page, live_server)
 
     page.go_back()
     wait_for_segment(page, first)
