@@ -25,7 +25,7 @@ from ..queue import (
     queue_next_segments,
     queue_previous_answered,
 )
-from ..services import AnnotationConflict, AnnotationRejected, annotation_submit
+from ..services.answers import AnnotationConflict, AnnotationRejected, annotation_submit
 
 SEGMENT_VIEW = "segment"
 ARTICLE_VIEW = "article"

@@ -25,11 +25,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import retarget
 
-from .. import services
 from ..access import Capability, ProjectAccess, get_project_for_user
 from ..forms import LabelForm
 from ..models import AnnotationLabel, Label, Membership, Project
-from ..services import SetupRejected
+from ..services import setup as services
+from ..services.setup import SetupRejected
 
 TEMPLATE = "annotations/label_set_edit.html"
 READ_ONLY = (

@@ -22,7 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from ..access import Capability, ProjectAccess, get_project_for_user
 from ..forms import AccountCreateForm, MemberAddForm, MemberRoleForm
 from ..models import AnnotatorProgress, Membership, Project
-from ..services import (
+from ..services.members import (
     MembershipRejected,
     account_create,
     membership_add,

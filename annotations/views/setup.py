@@ -10,10 +10,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from .. import services
 from ..access import Capability, can_create_projects, get_project_for_user
 from ..forms import ProjectCreateForm, ProjectSettingsForm
-from ..services import SetupRejected
+from ..services import setup as services
+from ..services.setup import SetupRejected
 
 TEMPLATE = "annotations/project_form.html"
 

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from annotations.models import Annotation, AnnotatorProgress
-from annotations.services import annotation_submit
+from annotations.services.answers import annotation_submit
 from articles.models import Segment
 from tests.factories import LabelFactory, MembershipFactory, SegmentedArticleFactory
 

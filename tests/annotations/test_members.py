@@ -9,10 +9,10 @@ from django.test import Client
 from django.urls import reverse
 
 from annotations.models import Annotation, AnnotatorProgress, Membership
-from annotations.services import (
+from annotations.services.answers import annotation_submit
+from annotations.services.members import (
     MembershipRejected,
     account_create,
-    annotation_submit,
     membership_add,
     membership_remove,
     membership_role_change,

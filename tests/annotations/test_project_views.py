@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from annotations.models import Annotation
-from annotations.services import annotation_submit
+from annotations.services.answers import annotation_submit
 from articles.models import Segment
 from tests.factories import MembershipFactory, labelled_project
 

@@ -10,7 +10,7 @@ from annotations.queue import (
     queue_next_segments,
     queue_previous_answered,
 )
-from annotations.services import AnnotationConflict, AnnotationRejected, annotation_submit
+from annotations.services.answers import AnnotationConflict, AnnotationRejected, annotation_submit
 from articles.models import Segment
 from tests.factories import LabelFactory, MembershipFactory, UserFactory, labelled_project
 

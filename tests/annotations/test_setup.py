@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from annotations.models import LabelSet, Membership, Project
-from annotations.services import annotation_submit
+from annotations.services.answers import annotation_submit
 from articles.models import Collection, Segment
 from tests.factories import MembershipFactory, UserFactory, labelled_project
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from annotations.models import Annotation, Membership
-from annotations.services import demo_load
+from annotations.services.demo import demo_load
 from articles.models import Segment
 from tests.browser.conftest import PASSWORD, log_in
 from tests.factories import MembershipFactory, SegmentedArticleFactory, UserFactory

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from annotations.models import Annotation, Membership
-from annotations.services import demo_load
+from annotations.services.demo import demo_load
 from tests.browser.conftest import PASSWORD, log_in
 
 DEMO = "foreign-ministry-briefings"

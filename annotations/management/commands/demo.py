@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from annotations.services import demo_load
+from annotations.services.demo import demo_load
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Workflows that touch several models and own their transaction, one module per subject."""

@@ -1,0 +1,191 @@
+"""Answers: storing one person's answer for one segment, with optimistic locking."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connections, router, transaction
+
+from articles.models import Segment
+
+from ..models import Annotation, AnnotationLabel, AnnotatorProgress, Label, Project
+
+
+class AnnotationRejected(ValueError):
+    """The answer breaks a project rule (labels, status); the message says which."""
+
+
+class AnnotationConflict(Exception):
+    """The annotation changed since the client read it; ``current`` is what is stored."""
+
+    def __init__(self, current: Annotation) -> None:
+        super().__init__(
+            f"This answer was changed elsewhere (now version {current.version}); reload to see it."
+        )
+        self.current = current
+
+
+# Time on a segment longer than this is a coffee break, not labelling effort.
+MAX_TIME_SPENT_MS = 60 * 60 * 1000
+MAX_COMMENT_LENGTH = 2000
+
+
+def annotation_submit(
+    *,
+    project: Project,
+    segment: Segment,
+    annotator: AbstractBaseUser,
+    labels: Sequence[Label],
+    status: str = Annotation.Status.SUBMITTED,
+    unsure: bool = False,
+    comment: str = "",
+    time_spent_ms: int = 0,
+    expected_version: int = 0,
+) -> Annotation:
+    """Store ``annotator``'s answer for ``segment``: create it, or revise it in place.
+
+    ``expected_version`` is the version the client last saw (0 for "no answer yet"). If the
+    stored answer is at another version, ``AnnotationConflict`` is raised and nothing
+    changes, unless the stored answer already says exactly this (a double submit), which
+    is then returned as it is. Rules broken raise ``AnnotationRejected``.
+
+    When the person's counts changed, the returned annotation carries them as
+    ``progress = (submitted, skipped)``; otherwise it has no ``progress`` attribute.
+    """
+    status = Annotation.Status(status)
+    labels = list(dict.fromkeys(labels))
+    if any(label.label_set_id != project.label_set_id for label in labels):
+        raise AnnotationRejected("A label from another label set was sent; it was not stored.")
+    if segment.article.collection_id != project.collection_id:
+        raise AnnotationRejected("This segment does not belong to this project.")
+    if status == Annotation.Status.SKIPPED:
+        labels = []
+    elif not labels:
+        raise AnnotationRejected("Choose at least one label, or skip the segment.")
+    elif not project.multi_label and len(labels) != 1:
+        raise AnnotationRejected("This project takes exactly one label per segment.")
+    comment = comment.strip()
+    if "\x00" in comment:
+        raise AnnotationRejected("A comment cannot contain a NUL character.")
+    if len(comment) > MAX_COMMENT_LENGTH:
+        raise AnnotationRejected(f"A comment can be at most {MAX_COMMENT_LENGTH} characters.")
+    time_spent_ms = max(0, min(int(time_spent_ms), MAX_TIME_SPENT_MS))
+    label_ids = {label.pk for label in labels}
+
+    with transaction.atomic():
+        if expected_version == 0:
+            annotation = Annotation(
+                project=project,
+                segment=segment,
+                annotator=annotator,
+                status=status,
+                unsure=unsure,
+                comment=comment,
+                time_spent_ms=time_spent_ms,
+            )
+            if _insert_if_absent(annotation):
+                AnnotationLabel.objects.bulk_create(
+                    AnnotationLabel(annotation=annotation, label=label) for label in labels
+                )
+                annotation.progress = _progress_add(project, annotator, status, +1)
+                return annotation
+            # An answer was stored first (a double click, another tab): compare with it.
+        current = (
+            # of=self: lock this row only, not the rows of the tables it refers to.
+            Annotation.objects.select_for_update(of=("self",))
+            .filter(project=project, segment=segment, annotator=annotator)
+            .first()
+        )
+        if current is None:
+            raise AnnotationRejected("The answer you edited no longer exists; reload the page.")
+        if current.version != expected_version:
+            if _says_the_same(current, status, unsure, comment, label_ids):
+                return current
+            raise AnnotationConflict(current)
+        previous_status = current.status
+        current.revise(status=status, unsure=unsure, comment=comment, time_spent_ms=time_spent_ms)
+        current.save()
+        stored = current.label_ids()
+        if stored != label_ids:
+            AnnotationLabel.objects.filter(annotation=current).exclude(
+                label_id__in=label_ids
+            ).delete()
+            AnnotationLabel.objects.bulk_create(
+                AnnotationLabel(annotation=current, label=label)
+                for label in labels
+                if label.pk not in stored
+            )
+        if previous_status != status:
+            _progress_add(project, annotator, previous_status, -1)
+            current.progress = _progress_add(project, annotator, status, +1)
+        return current
+
+
+def _insert_if_absent(annotation: Annotation) -> bool:
+    """Insert ``annotation`` unless this person already answered this segment; True if new.
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` (PostgreSQL, SQLite ≥ 3.35)
+    instead of a locked read, a savepoint, the insert and its release: the statement that
+    every first answer runs, so four round trips become one. A racing insert of the same
+    answer makes this one wait for it and then return False.
+    """
+    meta = Annotation._meta
+    db = connections[router.db_for_write(Annotation)]
+    quote = db.ops.quote_name
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    values = [field.get_db_prep_save(field.pre_save(annotation, True), db) for field in fields]
+    unique = [meta.get_field(name).column for name in ("project", "annotator", "segment")]
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
+        f" ON CONFLICT ({', '.join(quote(c) for c in unique)}) DO NOTHING"
+        f" RETURNING {quote(meta.pk.column)}"
+    )
+    with db.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    annotation.pk = row[0]
+    annotation._state.adding = False
+    annotation._state.db = db.alias
+    return True
+
+
+def _says_the_same(
+    annotation: Annotation, status: str, unsure: bool, comment: str, label_ids: set[int]
+) -> bool:
+    if (annotation.status, annotation.unsure, annotation.comment) != (status, unsure, comment):
+        return False
+    return annotation.label_ids() == label_ids
+
+
+def _progress_add(
+    project: Project, annotator: AbstractBaseUser, status: str, delta: int
+) -> tuple[int, int]:
+    """Move this person's count for ``status`` by ``delta``; returns (submitted, skipped).
+
+    ``UPDATE … RETURNING`` (PostgreSQL, SQLite ≥ 3.35): the new counts come back with the
+    change, so the page after a submit needs no query to draw its progress bar.
+    """
+    field = "submitted" if status == Annotation.Status.SUBMITTED else "skipped"
+    db = connections[router.db_for_write(AnnotatorProgress)]
+    quote = db.ops.quote_name
+    meta = AnnotatorProgress._meta
+    column = quote(meta.get_field(field).column)
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {column} = {column} + %s"
+        f" WHERE {quote(meta.get_field('project').column)} = %s"
+        f" AND {quote(meta.get_field('annotator').column)} = %s"
+        f" RETURNING {quote('submitted')}, {quote('skipped')}"
+    )
+    for _ in range(2):
+        with db.cursor() as cursor:
+            cursor.execute(sql, [delta, project.pk, annotator.pk])
+            row = cursor.fetchone()
+        if row is not None:
+            return row[0], row[1]
+        # The person's first answer in this project; the unique constraint settles a race.
+        AnnotatorProgress.objects.get_or_create(project=project, annotator=annotator)
+    raise RuntimeError("The progress row vanished while it was being updated.")
