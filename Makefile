@@ -34,7 +34,10 @@ install: $(UV_DEP)
 run: install
 	$(RUN) python manage.py migrate --noinput
 	PORT=$(PORT) $(RUN) python manage.py demo
-	$(RUN) python manage.py runserver 127.0.0.1:$(PORT)
+	@# The background worker (exports, figures) runs beside the server; stopping one stops both.
+	@.venv/bin/python manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	.venv/bin/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: install
 	$(RUN) python manage.py makemigrations --check --dry-run

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "django_tasks_db",
     "articles",
     "annotations",
 ]
@@ -159,7 +160,18 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "config.accounts.RepetitivePasswordValidator", "OPTIONS": {"min_unique": 5}},
 ]
+
+# Work that can outlive a request (exports, agreement figures) is queued in the database and
+# run by `manage.py db_worker` (django-tasks-db): no broker to run, and every app server and
+# worker sees the same queue through PostgreSQL.
+TASKS = {
+    "default": {
+        "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -212,10 +224,6 @@ AXES_VERBOSE = False
 AXES_IPWARE_PROXY_COUNT = env_int("AXES_IPWARE_PROXY_COUNT", 0, minimum=0) or None
 AXES_CLIENT_IP_CALLABLE = "config.accounts.client_ip_address"
 # Django's validators let "aaaaaaaaaaaa" through; this one refuses so few distinct characters.
-AUTH_PASSWORD_VALIDATORS = [
-    *AUTH_PASSWORD_VALIDATORS,
-    {"NAME": "config.accounts.RepetitivePasswordValidator", "OPTIONS": {"min_unique": 5}},
-]
 # A session lasts a working day (ASVS 3.3.2 level 2: re-authenticate every 12 hours).
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE_HOURS", 12, minimum=1) * 60 * 60
 
