@@ -7,6 +7,7 @@ from django.forms import Textarea
 from django.http import HttpRequest
 
 from .models import Article, Collection, ImportBatch, Segment
+from .services import articles_delete
 
 
 @admin.register(Collection)
@@ -39,8 +40,21 @@ class MadeByImportsMixin:
 
 @admin.register(Article)
 class ArticleAdmin(MadeByImportsMixin, admin.ModelAdmin):
-    list_display = ["title", "collection", "published_at", "external_id", "segmentation", "id"]
-    list_filter = ["collection", "segmentation", ("published_at", admin.DateFieldListFilter)]
+    list_display = [
+        "title",
+        "collection",
+        "published_at",
+        "external_id",
+        "segmentation",
+        "id",
+        "duplicate_of_id",
+    ]
+    list_filter = [
+        "collection",
+        "segmentation",
+        ("published_at", admin.DateFieldListFilter),
+        ("duplicate_of", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["title", "external_id", "source_url"]
     list_select_related = ["collection"]
     # The body, and what its segments and hash depend on, only change through a re-import.
@@ -49,6 +63,8 @@ class ArticleAdmin(MadeByImportsMixin, admin.ModelAdmin):
         "segmentation",
         "content_hash",
         "import_batch",
+        "duplicate_of",
+        "duplicate_similarity",
         "created_at",
         "updated_at",
         "body",
@@ -59,14 +75,10 @@ class ArticleAdmin(MadeByImportsMixin, admin.ModelAdmin):
     show_full_result_count = False
 
     def delete_model(self, request: HttpRequest, obj: Article) -> None:
-        super().delete_model(request, obj)
-        obj.collection.recount()
+        articles_delete(Article.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
-        collections = list(Collection.objects.filter(articles__in=queryset).distinct())
-        super().delete_queryset(request, queryset)
-        for collection in collections:
-            collection.recount()
+        articles_delete(queryset)
 
 
 @admin.register(Segment)
@@ -92,6 +104,7 @@ class ImportBatchAdmin(MadeByImportsMixin, admin.ModelAdmin):
         "status",
         "articles_created",
         "duplicates_skipped",
+        "near_duplicates",
         "segments_created",
         "created_by",
         "created_at",

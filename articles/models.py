@@ -62,7 +62,11 @@ class ImportBatch(models.Model):
     articles_created = models.PositiveIntegerField(default=0)
     duplicates_skipped = models.PositiveIntegerField(default=0)
     segments_created = models.PositiveIntegerField(default=0)
+    # Articles found to be a near-copy of an earlier one (in this input or the collection).
+    near_duplicates = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
+    # With "keep going": the pages or records left out, each {"source", "line", "message"}.
+    skipped = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -105,6 +109,23 @@ class Article(models.Model):
     import_batch = models.ForeignKey(
         ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="articles"
     )
+    # Near-duplicate group (wire copies with small edits): the earliest article of the group,
+    # which itself has none; the group key is ``duplicate_of_id or id``. SET_NULL, not
+    # PROTECT: PROTECT would refuse deleting a whole collection; ``articles_delete`` moves a
+    # deleted first article's copies onto the earliest copy left, so a group stays one group.
+    duplicate_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="near_copies",
+        help_text="The earliest article this one is a near-copy of (empty: not a copy).",
+    )
+    # Estimated Jaccard similarity of the word shingles to that article (MinHash).
+    duplicate_similarity = models.FloatField(null=True, blank=True, editable=False)
+    # MinHash signature of the body's word shingles, so that later imports compare against
+    # this article without reading its body again (empty for articles imported before it).
+    minhash = models.BinaryField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -119,6 +140,11 @@ class Article(models.Model):
 
     def __str__(self) -> str:
         return self.title or f"Article {self.pk}"
+
+    @property
+    def duplicate_group_id(self) -> int | None:
+        """The key of this article's near-duplicate group: ``duplicate_of_id or id``."""
+        return self.duplicate_of_id or self.pk
 
     def segment_rows(self, spans: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int, int, str]]:
         """``(position, start, end, text)`` for each span; the text is sliced from the body,

@@ -24,7 +24,7 @@ from django.db import (
     transaction,
 )
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import F, Model
+from django.db.models import F, Model, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 from psycopg.copy import QueuedLibpqWriter
@@ -480,6 +480,45 @@ def _finish_batch(batch: ImportBatch, result: ImportResult) -> None:
     batch.segments_created = result.segments_created
     batch.errors = [problem.as_dict() for problem in result.errors]
     batch.save()
+
+
+@transaction.atomic
+def articles_delete(articles: QuerySet[Article]) -> int:
+    """Delete ``articles``, keep their collections' counts right and their duplicate groups whole.
+
+    When the first article of a near-duplicate group goes and some of its copies stay, the
+    earliest remaining copy becomes the group's first article and the others point to it
+    (the foreign key alone would set them all to null: one group would become many).
+    Returns the number of articles deleted.
+    """
+    doomed = set(articles.values_list("pk", flat=True))
+    if not doomed:
+        return 0
+    collection_ids = set(
+        Article.objects.filter(pk__in=doomed).values_list("collection_id", flat=True)
+    )
+    survivors = (
+        Article.objects.filter(duplicate_of__in=doomed)
+        .exclude(pk__in=doomed)
+        .order_by("duplicate_of_id", "pk")
+        .values_list("duplicate_of_id", "pk")
+    )
+    new_first: dict[int, list[int]] = {}
+    for old_first, pk in survivors:
+        new_first.setdefault(old_first, []).append(pk)
+    for members in new_first.values():
+        first, *rest = members
+        Article.objects.filter(pk=first).update(duplicate_of=None, duplicate_similarity=None)
+        if rest:
+            # The similarity was measured against the deleted article: unknown now.
+            Article.objects.filter(pk__in=rest).update(
+                duplicate_of=first, duplicate_similarity=None
+            )
+    deleted = len(doomed)
+    Article.objects.filter(pk__in=doomed).delete()
+    for collection in Collection.objects.filter(pk__in=collection_ids):
+        collection.recount()
+    return deleted
 
 
 def collection_get_or_create(*, name: str) -> tuple[Collection, bool]:
