@@ -5,7 +5,17 @@ from django.db import models
 from django.forms import Textarea
 from django.http import HttpRequest
 
-from .models import Annotation, AnnotationLabel, Label, LabelSet, Membership, Project
+from .models import (
+    Annotation,
+    AnnotationLabel,
+    GoldLabel,
+    GoldLabelEvent,
+    GoldLabelLabel,
+    Label,
+    LabelSet,
+    Membership,
+    Project,
+)
 
 
 class LabelInline(admin.TabularInline):
@@ -113,4 +123,75 @@ class AnnotationAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Annotation | None = None) -> bool:
+        return False
+
+
+class GoldLabelLabelInline(admin.TabularInline):
+    model = GoldLabelLabel
+    fields = ["label"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: GoldLabel | None = None) -> bool:
+        return False
+
+
+@admin.register(GoldLabel)
+class GoldLabelAdmin(admin.ModelAdmin):
+    """Read-only: gold labels change on the review screen, which keeps their versions and
+    history; the admin only shows them."""
+
+    list_display = ["id", "project", "segment", "source", "reviewer", "version", "updated_at"]
+    list_filter = ["source", "project"]
+    search_fields = ["reviewer__username", "note"]
+    list_select_related = ["project", "segment", "reviewer"]
+    readonly_fields = [
+        "project",
+        "segment",
+        "source",
+        "reviewer",
+        "note",
+        "version",
+        "created_at",
+        "updated_at",
+    ]
+    fields = readonly_fields
+    inlines = [GoldLabelLabelInline]
+    show_full_result_count = False
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: GoldLabel | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: GoldLabel | None = None) -> bool:
+        return False
+
+
+@admin.register(GoldLabelEvent)
+class GoldLabelEventAdmin(admin.ModelAdmin):
+    """The gold labels' history, read-only."""
+
+    list_display = ["id", "project", "segment", "version", "actor", "created_at"]
+    list_filter = ["project"]
+    list_select_related = ["project", "segment", "actor"]
+    readonly_fields = ["project", "segment", "version", "actor", "before", "after", "created_at"]
+    fields = readonly_fields
+    show_full_result_count = False
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: GoldLabelEvent | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: GoldLabelEvent | None = None
+    ) -> bool:
         return False

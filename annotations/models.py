@@ -80,6 +80,16 @@ class Project(models.Model):
     annotators_per_segment = models.PositiveSmallIntegerField(
         default=1, help_text="How many people label each segment."
     )
+    auto_accept_unanimous = models.BooleanField(
+        default=True,
+        help_text="When all k answers agree (same labels, none unsure, no comment), "
+        "accept them as the gold label without review.",
+    )
+    review_sample_percent = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Also put this share (0–100 %) of agreed segments in the review queue, "
+        "for quality control.",
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
@@ -91,6 +101,10 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(annotators_per_segment__gte=1),
                 name="project_at_least_one_annotator_per_segment",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_sample_percent__lte=100),
+                name="project_review_sample_is_a_percentage",
             ),
         ]
 
@@ -236,3 +250,128 @@ class AnnotatorProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator_id} in {self.project_id}: {self.submitted}+{self.skipped}"
+
+
+class GoldLabelQuerySet(models.QuerySet["GoldLabel"]):
+    def for_project(self, project: Project) -> GoldLabelQuerySet:
+        return self.filter(project=project)
+
+
+class GoldLabel(models.Model):
+    """The project's final answer for one segment, reached from the annotators' answers.
+
+    ``source`` says how: all answers agreed (``unanimous``, accepted automatically), a
+    reviewer accepted the majority's label set unchanged (``majority``), or a reviewer
+    decided (``adjudicated``). Changes bump ``version`` (optimistic locking, as answers) and
+    leave a ``GoldLabelEvent``.
+    """
+
+    class Source(models.TextChoices):
+        UNANIMOUS = "unanimous", "Unanimous"
+        MAJORITY = "majority", "Majority"
+        ADJUDICATED = "adjudicated", "Adjudicated"
+
+    # PROTECT as for answers: decided data outlives mistakes in the admin. The project FK
+    # needs no index of its own: the unique (project, segment) constraint leads with it.
+    project = models.ForeignKey(
+        Project, on_delete=models.PROTECT, related_name="gold_labels", db_index=False
+    )
+    segment = models.ForeignKey(
+        "articles.Segment", on_delete=models.PROTECT, related_name="gold_labels"
+    )
+    labels = models.ManyToManyField(Label, through="GoldLabelLabel", related_name="gold_labels")
+    source = models.CharField(max_length=12, choices=Source)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="gold_labels_reviewed",
+        help_text="Empty when the label was accepted automatically.",
+    )
+    note = models.TextField(blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = GoldLabelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["project_id", "segment_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "segment"], name="gold_label_unique"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="gold_label_version_positive"),
+            models.CheckConstraint(
+                condition=Q(source__in=["unanimous", "majority", "adjudicated"]),
+                name="gold_label_source_valid",
+            ),
+            # Only an automatic acceptance has no reviewer.
+            models.CheckConstraint(
+                condition=Q(source="unanimous") | Q(reviewer__isnull=False),
+                name="gold_label_reviewed_unless_unanimous",
+            ),
+        ]
+        indexes = [
+            # Gold counts per source (dashboard, report) and the browser's source filter.
+            models.Index(fields=["project", "source"], name="gold_label_project_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"gold {self.segment_id} in {self.project_id} ({self.source}, v{self.version})"
+
+    def label_ids(self) -> set[int]:
+        """The ids of this gold label's labels (one query, on the link table only)."""
+        return set(
+            GoldLabelLabel.objects.filter(gold_label=self).values_list("label_id", flat=True)
+        )
+
+
+class GoldLabelLabel(models.Model):
+    # PROTECT: a label used in a gold label can be deactivated, never deleted.
+    gold_label = models.ForeignKey(GoldLabel, on_delete=models.CASCADE, db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["gold_label", "label"], name="gold_label_label_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gold_label_id}: {self.label_id}"
+
+
+class GoldLabelEvent(models.Model):
+    """One change of a segment's gold label: its state before and after, who, and when.
+
+    Keyed by (project, segment) rather than by the gold label row, so that the history
+    survives an automatic acceptance being withdrawn (``after`` is then null). ``before``
+    and ``after`` are ``{"labels": [label ids], "source", "reviewer": id|null, "note"}``.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+", db_index=False)
+    segment = models.ForeignKey(
+        "articles.Segment", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for an automatic change.",
+    )
+    version = models.PositiveIntegerField(help_text="The gold label's version after the change.")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project_id", "segment_id", "id"]
+        indexes = [
+            models.Index(fields=["project", "segment", "id"], name="gold_event_segment"),
+            # PROTECT checks when a segment is deleted.
+            models.Index(fields=["segment"], name="gold_event_segment_only"),
+        ]
+
+    def __str__(self) -> str:
+        return f"gold event {self.segment_id} in {self.project_id} v{self.version}"

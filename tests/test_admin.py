@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from annotations.models import Annotation
+from annotations.models import Annotation, GoldLabel, GoldLabelEvent
 from annotations.services.answers import annotation_submit
 from articles.models import Article, Segment
 from tests.factories import (
@@ -27,6 +27,8 @@ MODELS = [
     "annotations.project",
     "annotations.membership",
     "annotations.annotation",
+    "annotations.goldlabel",
+    "annotations.goldlabelevent",
 ]
 
 
@@ -44,6 +46,14 @@ def admin_client_with_data(client):
             segment=Segment.objects.filter(article__collection=project.collection).first(),
             annotator=membership.user,
             labels=[label],
+        )
+        segment = Segment.objects.filter(article__collection=project.collection).last()
+        gold = GoldLabel.objects.create(
+            project=project, segment=segment, source=GoldLabel.Source.ADJUDICATED, reviewer=admin
+        )
+        gold.labels.set([label])
+        GoldLabelEvent.objects.create(
+            project=project, segment=segment, actor=admin, version=1, after={"labels": [label.pk]}
         )
     client.force_login(admin)
     return client
@@ -113,3 +123,20 @@ def test_answers_are_read_only_in_the_admin(admin_client_with_data) -> None:
     assert delete.status_code == 403
     annotation.refresh_from_db()
     assert annotation.version == 1
+
+
+def test_gold_labels_are_read_only_in_the_admin(admin_client_with_data) -> None:
+    gold = GoldLabel.objects.first()
+    url = reverse("admin:annotations_goldlabel_change", args=[gold.pk])
+
+    page = admin_client_with_data.get(url)
+    edit = admin_client_with_data.post(url, {"note": "changed", "version": 9})
+    delete = admin_client_with_data.post(
+        reverse("admin:annotations_goldlabel_delete", args=[gold.pk]), {"post": "yes"}
+    )
+
+    assert page.status_code == 200
+    assert edit.status_code == 403
+    assert delete.status_code == 403
+    gold.refresh_from_db()
+    assert (gold.version, gold.note) == (1, "")

@@ -4,8 +4,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from annotations.models import Label, Membership
-from tests.factories import LabelFactory, LabelSetFactory, MembershipFactory
+from annotations.models import GoldLabel, Label, Membership
+from articles.models import Segment
+from tests.factories import (
+    LabelFactory,
+    LabelSetFactory,
+    MembershipFactory,
+    UserFactory,
+    labelled_project,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +56,54 @@ def test_a_user_has_one_role_per_project() -> None:
 
     with pytest.raises(IntegrityError), transaction.atomic():
         MembershipFactory(project=membership.project, user=membership.user, role="reviewer")
+
+
+def test_a_segment_has_one_gold_label_per_project() -> None:
+    project = labelled_project()
+    segment = Segment.objects.filter(article__collection=project.collection).first()
+    GoldLabel.objects.create(project=project, segment=segment, source=GoldLabel.Source.UNANIMOUS)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        GoldLabel.objects.create(
+            project=project, segment=segment, source=GoldLabel.Source.UNANIMOUS
+        )
+
+
+@pytest.mark.parametrize(
+    ("source", "reviewed", "allowed"),
+    [
+        (GoldLabel.Source.UNANIMOUS, False, True),
+        (GoldLabel.Source.UNANIMOUS, True, True),
+        (GoldLabel.Source.MAJORITY, False, False),
+        (GoldLabel.Source.MAJORITY, True, True),
+        (GoldLabel.Source.ADJUDICATED, False, False),
+        ("guessed", True, False),
+    ],
+)
+def test_only_an_automatic_gold_label_has_no_reviewer(
+    source: str, reviewed: bool, allowed: bool
+) -> None:
+    project = labelled_project()
+    segment = Segment.objects.filter(article__collection=project.collection).first()
+    reviewer = UserFactory() if reviewed else None
+
+    def create() -> None:
+        with transaction.atomic():
+            GoldLabel.objects.create(
+                project=project, segment=segment, source=source, reviewer=reviewer
+            )
+
+    if allowed:
+        create()
+        assert GoldLabel.objects.count() == 1
+    else:
+        with pytest.raises(IntegrityError):
+            create()
+
+
+def test_review_sample_is_a_percentage() -> None:
+    project = labelled_project()
+    project.review_sample_percent = 101
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        project.save()
