@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
+from collections.abc import Callable
+from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import Count, Q, QuerySet
 
 from articles.models import Collection, Segmentation
 
 from .models import (
+    Annotation,
     Label,
     LabelSet,
     Membership,
@@ -380,3 +384,107 @@ class ImportUploadForm(forms.Form):
             choices = [(default, default), *choices]
         field.choices = choices
         field.initial = default
+
+
+# The labelling screen (views/annotate.py)
+
+MALFORMED = "The form was malformed."
+
+
+class LabelIdsField(forms.Field):
+    """The ids of the chosen labels, as posted by the checkboxes (or radios) named ``labels``."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def to_python(self, value: object) -> list[int]:
+        if value in self.empty_values:
+            return []
+        if not isinstance(value, list | tuple):
+            raise forms.ValidationError(MALFORMED, code="malformed")
+        try:
+            return [int(raw) for raw in value]
+        except (TypeError, ValueError):
+            raise forms.ValidationError(MALFORMED, code="malformed") from None
+
+
+class AnswerForm(forms.Form):
+    """One answer as the labelling screen posts it.
+
+    ``labels`` are the project's labels (retired ones too); ``stored_label_ids`` gives the
+    labels of the answer already stored, and is called only when a retired label was sent
+    (a retired label may be kept on an answer that has it, never chosen anew).
+    """
+
+    ACTIONS = [("submit", "Submit"), ("skip", "Skip")]
+
+    version = forms.IntegerField(
+        required=False, min_value=0, error_messages={"invalid": MALFORMED, "min_value": MALFORMED}
+    )
+    time_spent_ms = forms.IntegerField(required=False, error_messages={"invalid": MALFORMED})
+    labels = LabelIdsField(required=False)
+    action = forms.ChoiceField(
+        choices=ACTIONS, required=False, error_messages={"invalid_choice": "Unknown action."}
+    )
+    unsure = forms.BooleanField(required=False)
+    # Not stripped nor length-checked here: annotation_submit owns those rules.
+    comment = forms.CharField(required=False, strip=False)
+    view = forms.CharField(required=False)
+
+    def __init__(
+        self,
+        *args: Any,
+        labels: list[Label],
+        stored_label_ids: Callable[[], set[int]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.labels_by_id = {label.pk: label for label in labels}
+        self._stored_label_ids = stored_label_ids
+        # annotation_submit refuses a NUL with its own message; don't refuse it twice.
+        self.fields["comment"].validators = []
+
+    def clean_version(self) -> int:
+        return self.cleaned_data["version"] or 0
+
+    def clean_time_spent_ms(self) -> int:
+        return self.cleaned_data["time_spent_ms"] or 0
+
+    def clean_action(self) -> str:
+        return self.cleaned_data["action"] or "submit"
+
+    def clean_labels(self) -> list[Label]:
+        ids = list(dict.fromkeys(self.cleaned_data["labels"]))
+        if any(i not in self.labels_by_id for i in ids):
+            raise forms.ValidationError(
+                "A label that is not in this project's label set was sent; nothing was saved.",
+                code="foreign",
+            )
+        return [self.labels_by_id[i] for i in sorted(ids)]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        labels = cleaned.get("labels") or []
+        if cleaned.get("action") == "submit":
+            retired = [label for label in labels if not label.active]
+            if retired:
+                stored = self._stored_label_ids()
+                for label in retired:
+                    if label.pk not in stored:
+                        raise forms.ValidationError(
+                            f"“{label.name}” is no longer in use; choose another label.",
+                            code="retired",
+                        )
+        return cleaned
+
+    @property
+    def status(self) -> str:
+        action = self.cleaned_data.get("action") or self.data.get("action")
+        return Annotation.Status.SKIPPED if action == "skip" else Annotation.Status.SUBMITTED
+
+    def first_error(self) -> str:
+        """The one message to show: the first field's in form order, else the form's."""
+        for name in [*self.fields, NON_FIELD_ERRORS]:
+            errors = self.errors.get(name)
+            if errors:
+                return str(errors[0])
+        return MALFORMED

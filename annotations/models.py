@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Expression, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from articles.models import Collection
 
@@ -227,6 +231,55 @@ class AnnotationLabel(models.Model):
         return f"{self.annotation_id}: {self.label_id}"
 
 
+@dataclass(frozen=True)
+class Progress:
+    """One person's progress in a project: answers given (submitted or skipped) of all segments.
+
+    Every page draws progress from this, built from the person's ``AnnotatorProgress`` counts.
+    """
+
+    submitted: int
+    skipped: int
+    total: int
+
+    @property
+    def done(self) -> int:
+        # Segments removed after they were answered must not push the bar past the end.
+        return min(self.submitted + self.skipped, self.total)
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.done / self.total)) if self.total else 0
+
+
+class AnnotatorProgressQuerySet(models.QuerySet["AnnotatorProgress"]):
+    def progress(self, *, project: Project, annotator: AbstractBaseUser) -> Progress:
+        """``annotator``'s progress in ``project`` (one query; zero counts before any answer)."""
+        row = self.filter(project=project, annotator=annotator).first()
+        return Progress(
+            submitted=row.submitted if row else 0,
+            skipped=row.skipped if row else 0,
+            total=project.collection.segment_count,
+        )
+
+    def count_columns(self, *, project: Any, annotator: Any) -> dict[str, Expression]:
+        """``progress_submitted``/``progress_skipped`` annotations for a query over many rows
+        (``project``/``annotator`` are usually ``OuterRef``s); read back with ``progress_of``.
+        """
+        row = self.filter(project=project, annotator=annotator).order_by()
+        return {
+            f"progress_{name}": Coalesce(Subquery(row.values(name)[:1]), Value(0))
+            for name in ("submitted", "skipped")
+        }
+
+
+def progress_of(annotated: Any, *, total: int) -> Progress:
+    """The ``Progress`` of a row annotated with ``AnnotatorProgress.objects.count_columns``."""
+    return Progress(
+        submitted=annotated.progress_submitted, skipped=annotated.progress_skipped, total=total
+    )
+
+
 class AnnotatorProgress(models.Model):
     """How many segments one person has answered in a project, kept by ``annotation_submit``.
 
@@ -239,6 +292,8 @@ class AnnotatorProgress(models.Model):
     )
     submitted = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
+
+    objects = AnnotatorProgressQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "annotator progress"

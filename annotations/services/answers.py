@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connections, router, transaction
 
 from articles.models import Segment
 
-from ..models import Annotation, AnnotationLabel, AnnotatorProgress, Label, Project
+from ..models import Annotation, AnnotationLabel, AnnotatorProgress, Label, Progress, Project
 
 
 class AnnotationRejected(ValueError):
@@ -24,6 +25,18 @@ class AnnotationConflict(Exception):
             f"This answer was changed elsewhere (now version {current.version}); reload to see it."
         )
         self.current = current
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What ``annotation_submit`` stored.
+
+    ``progress`` is the person's new progress when their counts changed (a first answer, or
+    an edit between submitted and skipped), else ``None``: the caller reads it if it needs it.
+    """
+
+    annotation: Annotation
+    progress: Progress | None = None
 
 
 # Time on a segment longer than this is a coffee break, not labelling effort.
@@ -42,16 +55,13 @@ def annotation_submit(
     comment: str = "",
     time_spent_ms: int = 0,
     expected_version: int = 0,
-) -> Annotation:
+) -> SubmitResult:
     """Store ``annotator``'s answer for ``segment``: create it, or revise it in place.
 
     ``expected_version`` is the version the client last saw (0 for "no answer yet"). If the
     stored answer is at another version, ``AnnotationConflict`` is raised and nothing
     changes, unless the stored answer already says exactly this (a double submit), which
     is then returned as it is. Rules broken raise ``AnnotationRejected``.
-
-    When the person's counts changed, the returned annotation carries them as
-    ``progress = (submitted, skipped)``; otherwise it has no ``progress`` attribute.
     """
     status = Annotation.Status(status)
     labels = list(dict.fromkeys(labels))
@@ -88,8 +98,8 @@ def annotation_submit(
                 AnnotationLabel.objects.bulk_create(
                     AnnotationLabel(annotation=annotation, label=label) for label in labels
                 )
-                annotation.progress = _progress_add(project, annotator, status, +1)
-                return annotation
+                progress = _progress_add(project, annotator, status, +1)
+                return SubmitResult(annotation, progress)
             # An answer was stored first (a double click, another tab): compare with it.
         current = (
             # of=self: lock this row only, not the rows of the tables it refers to.
@@ -101,7 +111,7 @@ def annotation_submit(
             raise AnnotationRejected("The answer you edited no longer exists; reload the page.")
         if current.version != expected_version:
             if _says_the_same(current, status, unsure, comment, label_ids):
-                return current
+                return SubmitResult(current)
             raise AnnotationConflict(current)
         previous_status = current.status
         current.revise(status=status, unsure=unsure, comment=comment, time_spent_ms=time_spent_ms)
@@ -118,8 +128,8 @@ def annotation_submit(
             )
         if previous_status != status:
             _progress_add(project, annotator, previous_status, -1)
-            current.progress = _progress_add(project, annotator, status, +1)
-        return current
+            return SubmitResult(current, _progress_add(project, annotator, status, +1))
+        return SubmitResult(current)
 
 
 def _insert_if_absent(annotation: Annotation) -> bool:
@@ -163,8 +173,8 @@ def _says_the_same(
 
 def _progress_add(
     project: Project, annotator: AbstractBaseUser, status: str, delta: int
-) -> tuple[int, int]:
-    """Move this person's count for ``status`` by ``delta``; returns (submitted, skipped).
+) -> Progress:
+    """Move this person's count for ``status`` by ``delta``; returns the new progress.
 
     ``UPDATE … RETURNING`` (PostgreSQL, SQLite ≥ 3.35): the new counts come back with the
     change, so the page after a submit needs no query to draw its progress bar.
@@ -185,7 +195,9 @@ def _progress_add(
             cursor.execute(sql, [delta, project.pk, annotator.pk])
             row = cursor.fetchone()
         if row is not None:
-            return row[0], row[1]
+            return Progress(
+                submitted=row[0], skipped=row[1], total=project.collection.segment_count
+            )
         # The person's first answer in this project; the unique constraint settles a race.
         AnnotatorProgress.objects.get_or_create(project=project, annotator=annotator)
     raise RuntimeError("The progress row vanished while it was being updated.")

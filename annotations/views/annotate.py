@@ -7,7 +7,8 @@ next segment, and a plain form post with a redirect to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -18,7 +19,8 @@ from django_htmx.http import push_url
 from articles.models import Segment
 
 from ..access import Capability, ProjectAccess, get_project_for_user
-from ..models import Annotation, AnnotationLabel, AnnotatorProgress, Label
+from ..forms import AnswerForm
+from ..models import Annotation, AnnotationLabel, AnnotatorProgress, Label, Progress
 from ..queue import (
     project_segments,
     queue_next_segment,
@@ -65,7 +67,8 @@ class Known:
     """
 
     back_segment_id: int | None = None
-    progress: tuple[int, int] | None = None  # (submitted, skipped)
+    progress: Progress | None = None
+    labels: list[Label] | None = None  # the project's labels, retired ones too
     neighbours: dict[int, Segment | None] | None = None  # position -> segment (or none there)
 
 
@@ -99,22 +102,6 @@ def _my_answer(access: ProjectAccess, user, segment: Segment) -> Answer:
     return Answer.of(annotation, annotation.label_ids())
 
 
-def _my_progress(access: ProjectAccess, user, counts: tuple[int, int] | None) -> dict[str, int]:
-    if counts is None:
-        row = AnnotatorProgress.objects.filter(project=access.project, annotator=user).first()
-        counts = (row.submitted, row.skipped) if row else (0, 0)
-    submitted, skipped = counts
-    done = submitted + skipped
-    total = access.project.collection.segment_count
-    return {
-        "done": min(done, total),
-        "total": total,
-        "submitted": submitted,
-        "skipped": skipped,
-        "percent": min(100, round(100 * done / total)) if total else 0,
-    }
-
-
 def _article_rows(
     access: ProjectAccess, user, segment: Segment
 ) -> tuple[list[Segment], dict[int, Answer]]:
@@ -138,103 +125,151 @@ def _article_rows(
     return segments, answers
 
 
-def _render_workspace(
+@dataclass(frozen=True)
+class Refusal:
+    """Why an answer was not stored, shown above the form; ``conflict`` is what is stored."""
+
+    message: str
+    status: int = 400
+    conflict: Answer | None = None
+
+
+def _workspace(
     request: HttpRequest,
     access: ProjectAccess,
     segment: Segment | None,
-    *,
     view: str,
+    *,
     answer: Answer | None = None,
-    labels: list[Label] | None = None,
-    message: str = "",
-    conflict: Answer | None = None,
-    status: int = 200,
     known: Known | None = None,
+    refusal: Refusal | None = None,
 ) -> HttpResponse:
-    """The labelling page (or its ``workspace`` partial for htmx) showing ``segment``.
-
-    ``answer`` is what the form shows as chosen; when ``None`` it is my stored answer.
-    """
+    """The labelling page (or its ``workspace`` partial for htmx) showing ``segment`` in
+    ``view``; ``answer`` is what the form shows as chosen (``None``: my stored answer)."""
     known = known or Known()
-    user = request.user
+    if segment is None:
+        context = _context(request, access, None, SEGMENT_VIEW, known)
+        context["back_segment_id"] = queue_previous_answered(
+            project=access.project, annotator=request.user, before=None
+        )
+    elif view == ARTICLE_VIEW:
+        context = _article_context(request, access, segment, answer, known)
+    else:
+        context = _segment_context(request, access, segment, answer, known)
+    return _render(request, context, refusal)
+
+
+def _context(
+    request: HttpRequest, access: ProjectAccess, segment: Segment | None, view: str, known: Known
+) -> dict[str, Any]:
+    """What both views show: the project, my progress, the labels, this place's address."""
     project = access.project
+    labels = known.labels
     if labels is None:
         labels = list(project.label_set.labels.all())
-    labels_by_id = {label.pk: label for label in labels}
-    context: dict[str, object] = {
+    progress = known.progress
+    if progress is None:
+        progress = AnnotatorProgress.objects.progress(project=project, annotator=request.user)
+    return {
         "access": access,
         "project": project,
         "view": view,
         "segment": segment,
-        "labels_by_id": labels_by_id,
-        "message": message,
-        "progress": _my_progress(access, user, known.progress),
+        "all_labels": labels,
+        "labels_by_id": {label.pk: label for label in labels},
+        "progress": progress,
         # The address of exactly this segment and view: annotate.js puts it in the address
         # bar, so that reloading or going back shows this segment, not the queue's next.
         "canonical_url": _annotate_url(access, segment, view),
+        "answer": Answer(),
     }
-    if segment is not None:
-        if view == ARTICLE_VIEW:
-            segments, answers = _article_rows(access, user, segment)
-            if answer is None:
-                answer = answers.get(segment.pk, Answer())
-            context["article_rows"] = [
-                {
-                    "segment": s,
-                    "answer": answers.get(s.pk),
-                    "chips": [
-                        labels_by_id[i]
-                        for i in sorted(answers[s.pk].label_ids, key=_label_order(labels_by_id))
-                    ]
-                    if s.pk in answers
-                    else [],
-                }
-                for s in segments
-            ]
-            following = [s for s in segments if s.position > segment.position]
-            context["next_in_article"] = following[0] if following else None
-            preceding = [s for s in segments if s.position < segment.position]
-            context["previous_in_article"] = preceding[-1] if preceding else None
-        else:
-            if answer is None:
-                answer = _my_answer(access, user, segment)
-            neighbours = known.neighbours
-            if neighbours is None:
-                neighbours = {
-                    s.position: s
-                    for s in Segment.objects.filter(
-                        article_id=segment.article_id,
-                        position__in=[segment.position - 1, segment.position + 1],
-                    )
-                }
-            context["before"] = neighbours.get(segment.position - 1)
-            context["after"] = neighbours.get(segment.position + 1)
-        context["back_segment_id"] = known.back_segment_id or queue_previous_answered(
-            project=project, annotator=user, before=segment.pk
-        )
-    else:
-        context["back_segment_id"] = queue_previous_answered(
-            project=project, annotator=user, before=None
-        )
-    answer = answer or Answer()
-    context["answer"] = answer
+
+
+def _segment_context(
+    request: HttpRequest,
+    access: ProjectAccess,
+    segment: Segment,
+    answer: Answer | None,
+    known: Known,
+) -> dict[str, Any]:
+    """Segment view: the segment between its neighbours, and my answer to it."""
+    context = _context(request, access, segment, SEGMENT_VIEW, known)
+    context["answer"] = answer or _my_answer(access, request.user, segment)
+    neighbours = known.neighbours
+    if neighbours is None:
+        neighbours = {
+            s.position: s
+            for s in Segment.objects.filter(
+                article_id=segment.article_id,
+                position__in=[segment.position - 1, segment.position + 1],
+            )
+        }
+    context["before"] = neighbours.get(segment.position - 1)
+    context["after"] = neighbours.get(segment.position + 1)
+    context["back_segment_id"] = _back(request, access, segment, known)
+    return context
+
+
+def _article_context(
+    request: HttpRequest,
+    access: ProjectAccess,
+    segment: Segment,
+    answer: Answer | None,
+    known: Known,
+) -> dict[str, Any]:
+    """Article view: every segment of the article with my chips, ``segment`` selected."""
+    context = _context(request, access, segment, ARTICLE_VIEW, known)
+    labels_by_id: dict[int, Label] = context["labels_by_id"]
+    segments, answers = _article_rows(access, request.user, segment)
+    context["answer"] = answer or answers.get(segment.pk, Answer())
+    context["article_rows"] = [
+        {
+            "segment": s,
+            "answer": answers.get(s.pk),
+            "chips": _chips(answers.get(s.pk), labels_by_id),
+        }
+        for s in segments
+    ]
+    following = [s for s in segments if s.position > segment.position]
+    context["next_in_article"] = following[0] if following else None
+    preceding = [s for s in segments if s.position < segment.position]
+    context["previous_in_article"] = preceding[-1] if preceding else None
+    context["back_segment_id"] = _back(request, access, segment, known)
+    return context
+
+
+def _back(
+    request: HttpRequest, access: ProjectAccess, segment: Segment, known: Known
+) -> int | None:
+    return known.back_segment_id or queue_previous_answered(
+        project=access.project, annotator=request.user, before=segment.pk
+    )
+
+
+def _chips(answer: Answer | None, labels_by_id: dict[int, Label]) -> list[Label]:
+    """An answer's labels in label-set order (retired ones included)."""
+    if answer is None:
+        return []
+    chosen = [labels_by_id[i] for i in answer.label_ids if i in labels_by_id]
+    return sorted(chosen, key=lambda label: (label.order, label.name))
+
+
+def _render(request: HttpRequest, context: dict[str, Any], refusal: Refusal | None) -> HttpResponse:
+    answer: Answer = context["answer"]
     # Retired labels stay on the answers that have them, so that an edit keeps or drops
     # them on purpose; they are not offered for new answers.
-    context["labels"] = [label for label in labels if label.active or label.pk in answer.label_ids]
+    context["labels"] = [
+        label for label in context.pop("all_labels") if label.active or label.pk in answer.label_ids
+    ]
+    context["message"] = refusal.message if refusal else ""
+    conflict = refusal.conflict if refusal else None
     context["conflict"] = conflict
-    if conflict is not None:
-        context["conflict_labels"] = [
-            labels_by_id[i] for i in sorted(conflict.label_ids) if i in labels_by_id
-        ]
+    context["conflict_labels"] = _chips(conflict, context["labels_by_id"])
     # A history restore (Back in the browser after htmx pushed a URL, with nothing cached)
     # replaces the whole body, so it gets the whole page.
     partial = request.htmx and not request.htmx.history_restore_request
     template = f"{TEMPLATE}#workspace" if partial else TEMPLATE
-    return render(request, template, context, status=status)
-
-
-def _label_order(labels_by_id: dict[int, Label]):
-    return lambda label_id: (labels_by_id[label_id].order, labels_by_id[label_id].name)
+    return render(request, template, context, status=refusal.status if refusal else 200)
 
 
 def _annotate_url(access: ProjectAccess, segment: Segment | None, view: str) -> str:
@@ -259,8 +294,8 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
         segment = queue_next_segment(project=access.project, annotator=request.user)
         if segment is not None:
             # Nothing is stored for a segment fresh from the queue: skip that lookup.
-            return _render_workspace(request, access, segment, view=SEGMENT_VIEW, answer=Answer())
-    return _render_workspace(request, access, segment, view=SEGMENT_VIEW)
+            return _workspace(request, access, segment, SEGMENT_VIEW, answer=Answer())
+    return _workspace(request, access, segment, SEGMENT_VIEW)
 
 
 @require_GET
@@ -275,7 +310,7 @@ def article_detail(request: HttpRequest, slug: str, article_id: int) -> HttpResp
         segment = segments.filter(article_id=article_id).order_by("position").first()
     if segment is None:
         raise Http404("No such article in this project.")
-    return _render_workspace(request, access, segment, view=ARTICLE_VIEW)
+    return _workspace(request, access, segment, ARTICLE_VIEW)
 
 
 @require_POST
@@ -284,88 +319,63 @@ def annotation_save(request: HttpRequest, slug: str, segment_id: int) -> HttpRes
     access = get_project_for_user(request.user, slug, need=Capability.ANNOTATE)
     project = access.project
     segment = _segment_or_404(access, segment_id)
-    view = ARTICLE_VIEW if request.POST.get("view") == ARTICLE_VIEW else SEGMENT_VIEW
     labels = list(project.label_set.labels.all())
-    labels_by_id = {label.pk: label for label in labels}
-
-    action = request.POST.get("action", "submit")
-    sent = Answer(
-        status=Annotation.Status.SKIPPED if action == "skip" else Annotation.Status.SUBMITTED,
-        unsure=request.POST.get("unsure") == "on",
-        comment=request.POST.get("comment", ""),
+    form = AnswerForm(
+        request.POST,
+        labels=labels,
+        stored_label_ids=lambda: _my_answer(access, request.user, segment).label_ids,
     )
-
-    def refuse(message: str) -> HttpResponse:
-        return _refuse(request, access, segment, view, sent, labels, message)
-
+    valid = form.is_valid()
+    view = ARTICLE_VIEW if form.cleaned_data.get("view") == ARTICLE_VIEW else SEGMENT_VIEW
+    chosen: list[Label] = form.cleaned_data.get("labels", [])
+    sent = Answer(
+        label_ids={label.pk for label in chosen},
+        status=form.status,
+        unsure=form.cleaned_data.get("unsure", False),
+        comment=form.cleaned_data.get("comment", ""),
+        version=form.cleaned_data.get("version", 0),
+    )
+    known = Known(labels=labels)
+    if not valid:
+        refusal = Refusal(form.first_error())
+        return _workspace(request, access, segment, view, answer=sent, known=known, refusal=refusal)
     try:
-        sent.version = int(request.POST.get("version", "0"))
-        time_spent_ms = int(request.POST.get("time_spent_ms") or 0)
-        posted_ids = [int(raw) for raw in request.POST.getlist("labels")]
-    except ValueError:
-        return refuse("The form was malformed.")
-    if action not in {"submit", "skip"}:
-        return refuse("Unknown action.")
-    sent.label_ids = {i for i in posted_ids if i in labels_by_id}
-    if len(sent.label_ids) != len(set(posted_ids)):
-        return refuse(
-            "A label that is not in this project's label set was sent; nothing was saved."
-        )
-    inactive = [labels_by_id[i] for i in sent.label_ids if not labels_by_id[i].active]
-    if inactive and sent.status == Annotation.Status.SUBMITTED:
-        stored = _my_answer(access, request.user, segment)
-        if any(label.pk not in stored.label_ids for label in inactive):
-            return refuse(f"“{inactive[0].name}” is no longer in use; choose another label.")
-    try:
-        saved = annotation_submit(
+        result = annotation_submit(
             project=project,
             segment=segment,
             annotator=request.user,
-            labels=[labels_by_id[i] for i in sorted(sent.label_ids)],
+            labels=chosen,
             status=sent.status,
             unsure=sent.unsure,
             comment=sent.comment,
-            time_spent_ms=time_spent_ms,
+            time_spent_ms=form.cleaned_data["time_spent_ms"],
             expected_version=sent.version,
         )
     except AnnotationRejected as rejected:
-        return refuse(str(rejected))
+        refusal = Refusal(str(rejected))
+        return _workspace(request, access, segment, view, answer=sent, known=known, refusal=refusal)
     except AnnotationConflict as conflict:
         current = conflict.current
-        stored_answer = Answer.of(current, current.label_ids())
-        return _render_workspace(
-            request,
-            access,
-            segment,
-            view=view,
-            # Keep the person's own choice on screen, now based on the stored version, so
-            # that submitting again is a deliberate overwrite of what they were shown.
-            answer=Answer(
-                label_ids=sent.label_ids,
-                status=sent.status,
-                unsure=sent.unsure,
-                comment=sent.comment,
-                version=current.version,
-            ),
-            labels=labels,
-            conflict=stored_answer,
-            message=(
-                "Not saved: this answer was changed elsewhere (another tab or window) "
-                "since you opened it. What is stored now is shown below; submit again to "
-                "replace it with your choice, or go on."
-            ),
+        refusal = Refusal(
+            "Not saved: this answer was changed elsewhere (another tab or window) "
+            "since you opened it. What is stored now is shown below; submit again to "
+            "replace it with your choice, or go on.",
             status=409,
+            conflict=Answer.of(current, current.label_ids()),
         )
+        # Keep the person's own choice on screen, now based on the stored version, so that
+        # submitting again is a deliberate overwrite of what they were shown.
+        mine = replace(sent, version=current.version)
+        return _workspace(request, access, segment, view, answer=mine, known=known, refusal=refusal)
 
     next_segment, known = _next_after(access, request.user, segment, view)
-    known.progress = getattr(saved, "progress", None)
     if not request.htmx:
         return HttpResponseRedirect(_annotate_url(access, next_segment, view))
+    known.progress = result.progress
+    known.labels = labels
     # A segment fresh from the queue has no answer of mine; in the article it may have.
     fresh = Answer() if view == SEGMENT_VIEW else None
-    response = _render_workspace(
-        request, access, next_segment, view=view, answer=fresh, labels=labels, known=known
-    )
+    response = _workspace(request, access, next_segment, view, answer=fresh, known=known)
     return push_url(response, _annotate_url(access, next_segment, view))
 
 
@@ -414,18 +424,3 @@ def _neighbours_known(
     if following.position != position + 1:
         return None
     return {position - 1: before, position + 1: following}
-
-
-def _refuse(
-    request: HttpRequest,
-    access: ProjectAccess,
-    segment: Segment,
-    view: str,
-    sent: Answer,
-    labels: list[Label],
-    message: str,
-) -> HttpResponse:
-    """The same segment again with the person's choice kept and the reason, as a 400."""
-    return _render_workspace(
-        request, access, segment, view=view, answer=sent, labels=labels, message=message, status=400
-    )

@@ -10,8 +10,7 @@ has errors (re-shown in place, 400) or a generated password must be shown once (
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,7 +20,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from ..access import Capability, ProjectAccess, get_project_for_user
 from ..forms import AccountCreateForm, MemberAddForm, MemberRoleForm
-from ..models import AnnotatorProgress, Membership, Project
+from ..models import AnnotatorProgress, Membership, Project, progress_of
 from ..services.members import (
     MembershipRejected,
     account_create,
@@ -35,14 +34,11 @@ TEMPLATE = "annotations/member_list.html"
 
 def _members(project: Project) -> QuerySet[Membership]:
     """The members with their user and their progress counts, in one query for all."""
-    progress = AnnotatorProgress.objects.filter(project=project, annotator=OuterRef("user"))
+    progress = AnnotatorProgress.objects.count_columns(project=project, annotator=OuterRef("user"))
     return (
         Membership.objects.filter(project=project)
         .select_related("user")
-        .annotate(
-            submitted=Coalesce(Subquery(progress.values("submitted")[:1]), Value(0)),
-            skipped=Coalesce(Subquery(progress.values("skipped")[:1]), Value(0)),
-        )
+        .annotate(**progress)
         .order_by("user__username")
     )
 
@@ -59,6 +55,9 @@ def _render(
     created: dict[str, str] | None = None,
 ) -> HttpResponse:
     members = list(_members(access.project))
+    total = access.project.collection.segment_count
+    for member in members:
+        member.progress = progress_of(member, total=total)  # type: ignore[attr-defined]
     managers = [m for m in members if m.role == Membership.Role.MANAGER]
     context = {
         "project": access.project,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import IntegerField, OuterRef, Q, Subquery, Sum, Value
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -18,7 +21,15 @@ from ..access import (
     get_project_for_user,
     projects_for_user,
 )
-from ..models import Annotation, AnnotationLabel, AnnotatorProgress, Membership, Project
+from ..models import (
+    Annotation,
+    AnnotationLabel,
+    AnnotatorProgress,
+    Membership,
+    Progress,
+    Project,
+    progress_of,
+)
 from ..queue import queue_next_segment
 
 RECENT = 10
@@ -38,28 +49,33 @@ def _team_answers() -> Coalesce:
     return Coalesce(Subquery(team, output_field=IntegerField()), Value(0))
 
 
-def _with_progress(projects, user):
-    mine = AnnotatorProgress.objects.filter(project=OuterRef("pk"), annotator=user)
-    return projects.select_related("collection").annotate(
-        my_submitted=Coalesce(Subquery(mine.values("submitted")[:1]), Value(0)),
-        my_skipped=Coalesce(Subquery(mine.values("skipped")[:1]), Value(0)),
-        team_submitted=_team_answers(),
-    )
+def _with_progress(projects: QuerySet[Project], user: Any) -> QuerySet[Project]:
+    """``projects`` with my progress counts and the team's submitted answers (no extra query)."""
+    mine = AnnotatorProgress.objects.count_columns(project=OuterRef("pk"), annotator=user)
+    return projects.select_related("collection").annotate(**mine, team_submitted=_team_answers())
 
 
-def _progress_of(project: Project, *, mine: int, team: int) -> dict[str, int]:
-    """My answers (submitted or skipped) of all segments; the team's submitted answers of
-    all the answers the project wants."""
-    total = project.collection.segment_count
-    needed = total * project.annotators_per_segment
-    return {
-        "total": total,
-        "mine": mine,
-        "my_percent": _percent(mine, total),
-        "team": team,
-        "team_needed": needed,
-        "team_percent": _percent(team, needed),
-    }
+@dataclass(frozen=True)
+class ProjectProgress:
+    """My progress of all segments; the team's submitted answers of all the project wants."""
+
+    mine: Progress
+    team: int
+    team_needed: int
+
+    @property
+    def team_percent(self) -> int:
+        return _percent(self.team, self.team_needed)
+
+    @classmethod
+    def of(cls, project: Project) -> ProjectProgress:
+        """From a project annotated by ``_with_progress``."""
+        total = project.collection.segment_count
+        return cls(
+            mine=progress_of(project, total=total),
+            team=project.team_submitted,  # type: ignore[attr-defined]  # annotated
+            team_needed=total * project.annotators_per_segment,
+        )
 
 
 @require_GET
@@ -70,11 +86,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
         {
             "project": project,
             "role": ProjectAccess(project, project.user_role or ADMIN_ROLE).role_label,
-            "progress": _progress_of(
-                project,
-                mine=project.my_submitted + project.my_skipped,
-                team=project.team_submitted,
-            ),
+            "progress": ProjectProgress.of(project),
         }
         for project in projects
     ]
@@ -89,10 +101,8 @@ def project_list(request: HttpRequest) -> HttpResponse:
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, need=Capability.VIEW)
     project = access.project
-    mine = Q(annotator=request.user)
-    counts = AnnotatorProgress.objects.filter(project=project).aggregate(
-        team=Coalesce(Sum("submitted"), 0),
-        mine=Coalesce(Sum("submitted", filter=mine), 0) + Coalesce(Sum("skipped", filter=mine), 0),
+    progress = ProjectProgress.of(
+        _with_progress(Project.objects.filter(pk=project.pk), request.user).get()
     )
     labels = [label for label in project.label_set.labels.all() if label.active]
     # Annotators see their own answers only; managers, reviewers and admins see the team's.
@@ -124,7 +134,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "access": access,
             "project": project,
-            "progress": _progress_of(project, mine=counts["mine"], team=counts["team"]),
+            "progress": progress,
             "labels": labels,
             "recent": recent,
             "sees_team": sees_team,

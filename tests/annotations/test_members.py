@@ -60,8 +60,8 @@ def test_manager_sees_every_member_with_role_and_progress(
         assert person.username in body
     assert "Ada Lovelace" in body
     rows = {m.user_id: m for m in response.context["members"]}
-    assert (rows[annotator.pk].submitted, rows[annotator.pk].skipped) == (7, 2)
-    assert (rows[reviewer.pk].submitted, rows[reviewer.pk].skipped) == (0, 0)
+    assert (rows[annotator.pk].progress.submitted, rows[annotator.pk].progress.skipped) == (7, 2)
+    assert (rows[reviewer.pk].progress.submitted, rows[reviewer.pk].progress.skipped) == (0, 0)
     assert rows[annotator.pk].role == Membership.Role.ANNOTATOR
 
 
@@ -582,7 +582,9 @@ def test_role_change_ignores_attempts_to_grant_staff_rights(
 def answer_something(project, annotator) -> Annotation:
     segment = Segment.objects.filter(article__collection=project.collection).first()
     label = project.label_set.labels.first()
-    return annotation_submit(project=project, segment=segment, annotator=annotator, labels=[label])
+    return annotation_submit(
+        project=project, segment=segment, annotator=annotator, labels=[label]
+    ).annotation
 
 
 def test_removing_a_member_keeps_their_annotations(manager_client, project, annotator) -> None:

@@ -40,7 +40,7 @@ def test_a_first_answer_is_stored_at_version_1_with_its_labels(project, annotato
 
     annotation = annotation_submit(
         project=project, segment=segment, annotator=annotator, labels=[theme2, theme1]
-    )
+    ).annotation
 
     assert annotation.version == 1
     assert annotation.status == Annotation.Status.SUBMITTED
@@ -63,7 +63,7 @@ def test_an_edit_bumps_the_version_and_replaces_the_labels(project, annotator) -
         unsure=True,
         comment="  borderline ",
         expected_version=1,
-    )
+    ).annotation
 
     assert edited.version == 2
     assert edited.unsure is True
@@ -101,11 +101,11 @@ def test_submitting_the_same_answer_twice_is_not_a_conflict(project, annotator) 
     theme1 = labels_of(project)[0]
     first = annotation_submit(
         project=project, segment=segment, annotator=annotator, labels=[theme1]
-    )
+    ).annotation
 
     again = annotation_submit(
         project=project, segment=segment, annotator=annotator, labels=[theme1]
-    )
+    ).annotation
 
     assert again.pk == first.pk
     assert again.version == 1
@@ -137,7 +137,7 @@ def test_a_submission_without_labels_is_refused_but_a_skip_needs_none(project, a
         annotator=annotator,
         labels=labels_of(project)[:1],
         status=Annotation.Status.SKIPPED,
-    )
+    ).annotation
 
     assert skipped.status == Annotation.Status.SKIPPED
     assert not skipped.labels.exists()
@@ -289,6 +289,6 @@ def test_an_inactive_label_is_kept_on_old_answers(project, annotator) -> None:
     MembershipFactory(project=project, user=other)
     annotation = annotation_submit(
         project=project, segment=segments_of(project)[0], annotator=other, labels=[label]
-    )
+    ).annotation
 
     assert list(annotation.labels.all()) == [label]
