@@ -22,7 +22,7 @@ help:
 	@echo "make run    install, migrate, load the demo and serve on http://127.0.0.1:$(PORT)"
 	@echo "make test   the whole test suite (SQLite, or PostgreSQL when DATABASE_URL is set)"
 	@echo "make bench  the performance benchmark (see docs/performance.md)"
-	@echo "make lint   ruff check and format check"
+	@echo "make lint   ruff check, format check and mypy"
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -49,6 +49,7 @@ bench: install
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) mypy .
 
 format: install
 	$(RUN) ruff check --fix .

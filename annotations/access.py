@@ -20,8 +20,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
@@ -70,7 +69,7 @@ class ProjectAccess:
         return Membership.Role(self.role).label
 
 
-def projects_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Project]:
+def projects_for_user(user: User | AnonymousUser) -> QuerySet[Project]:
     """The projects ``user`` may open, each annotated with ``user_role``."""
     if not user.is_authenticated or not user.is_active:
         return Project.objects.none()
@@ -82,7 +81,7 @@ def projects_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Projec
 
 
 def get_project_for_user(
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     slug: str,
     *,
     need: Capability = Capability.VIEW,
@@ -116,7 +115,7 @@ def get_project_for_user(
     return access
 
 
-def can_create_projects(user: AbstractBaseUser | AnonymousUser) -> bool:
+def can_create_projects(user: User | AnonymousUser) -> bool:
     """Superusers, holders of the ``add_project`` permission, and managers of any project."""
     if not user.is_authenticated or not user.is_active:
         return False

@@ -81,7 +81,7 @@ class MembershipAdmin(admin.ModelAdmin):
 class AnnotationLabelInline(admin.TabularInline):
     model = AnnotationLabel
     fields = ["label"]
-    readonly_fields = fields
+    readonly_fields = ["label"]
     extra = 0
     can_delete = False
 
@@ -110,7 +110,7 @@ class AnnotationAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    fields = readonly_fields
+    fields = list(readonly_fields)
     inlines = [AnnotationLabelInline]
     show_full_result_count = False
     # A million answers: no date hierarchy or counts over the whole table.

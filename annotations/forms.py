@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import Count, Q, QuerySet
@@ -36,7 +36,7 @@ class ColorInput(forms.TextInput):
     input_type = "color"
 
 
-def _managed_projects(user: AbstractBaseUser) -> QuerySet[Project]:
+def _managed_projects(user: User) -> QuerySet[Project]:
     if user.is_superuser:
         return Project.objects.all()
     managed = Membership.objects.filter(user=user, role=Membership.Role.MANAGER)
@@ -50,7 +50,8 @@ class CollectionChoiceField(forms.ModelChoiceField):
 
 class LabelSetChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: LabelSet) -> str:
-        return f"{obj.name} ({obj.label_count} labels)"
+        # label_count: annotated by ProjectCreateForm's queryset.
+        return f"{obj.name} ({obj.label_count} labels)"  # type: ignore[attr-defined]
 
 
 class ProjectCreateForm(forms.Form):
@@ -104,18 +105,21 @@ class ProjectCreateForm(forms.Form):
         help_text="How many people label each segment.",
     )
 
-    def __init__(self, *args: object, user: AbstractBaseUser, **kwargs: object) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         projects = _managed_projects(user)
-        self.fields["collection"].queryset = Collection.objects.filter(
-            pk__in=projects.values("collection_id")
-        )
-        self.fields["label_set"].queryset = LabelSet.objects.filter(
+        collection = self.fields["collection"]
+        label_set = self.fields["label_set"]
+        assert isinstance(collection, forms.ModelChoiceField)
+        assert isinstance(label_set, forms.ModelChoiceField)
+        collection.queryset = Collection.objects.filter(pk__in=projects.values("collection_id"))
+        label_set.queryset = LabelSet.objects.filter(
             pk__in=projects.values("label_set_id")
         ).annotate(label_count=Count("labels"))
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         for pick, new, what in (
             ("collection", "new_collection", "collection"),
             ("label_set", "new_label_set", "label set"),
@@ -156,7 +160,7 @@ class ProjectSettingsForm(forms.Form):
 
 class ShortcutField(forms.CharField):
     def to_python(self, value: object) -> str:
-        return super().to_python(value).lower()
+        return (super().to_python(value) or "").lower()
 
 
 class LabelForm(forms.Form):
@@ -194,10 +198,10 @@ class LabelForm(forms.Form):
 
     def __init__(
         self,
-        *args: object,
+        *args: Any,
         label_set: LabelSet,
         label: Label | None = None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         if label is not None:
             kwargs.setdefault(
@@ -220,8 +224,9 @@ class LabelForm(forms.Form):
             others = others.exclude(pk=self.label.pk)
         return others
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         name, slug, shortcut = data.get("name"), data.get("slug"), data.get("shortcut")
         if not (name or slug or shortcut):
             return data
@@ -280,7 +285,7 @@ class AccountCreateForm(forms.Form):
     )
     role = _role_field()
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         rules = " ".join(password_validation.password_validators_help_texts())
         self.fields["password1"].help_text = (
@@ -298,8 +303,9 @@ class AccountCreateForm(forms.Form):
             )
         return username
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         password1 = cleaned.get("password1", "")
         password2 = cleaned.get("password2", "")
         if not password1 and not password2:
@@ -361,7 +367,8 @@ class MultipleFileField(forms.FileField):
 
 
 class ImportUploadForm(forms.Form):
-    files = MultipleFileField(
+    # The stubs type Form.files (the request's uploads) and mistake this field for it.
+    files = MultipleFileField(  # type: ignore[assignment]
         label="Files",
         # An empty file gets the importer's own message, like every other bad file.
         allow_empty_file=True,
@@ -375,9 +382,10 @@ class ImportUploadForm(forms.Form):
     )
     time_zone = forms.ChoiceField(label="Time zone of dates without one", choices=[])
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["time_zone"]
+        assert isinstance(field, forms.ChoiceField)
         default = settings.THEMATA_IMPORT_TIME_ZONE
         choices = _time_zone_choices()
         if default not in dict(choices):
@@ -462,7 +470,8 @@ class AnswerForm(forms.Form):
         return [self.labels_by_id[i] for i in sorted(ids)]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
+        super().clean()
+        cleaned = self.cleaned_data
         labels = cleaned.get("labels") or []
         if cleaned.get("action") == "submit":
             retired = [label for label in labels if not label.active]

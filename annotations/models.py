@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -143,7 +143,7 @@ class AnnotationQuerySet(models.QuerySet["Annotation"]):
     def for_project(self, project: Project) -> AnnotationQuerySet:
         return self.filter(project=project)
 
-    def by(self, annotator: AbstractBaseUser) -> AnnotationQuerySet:
+    def by(self, annotator: User) -> AnnotationQuerySet:
         return self.filter(annotator=annotator)
 
 
@@ -253,7 +253,7 @@ class Progress:
 
 
 class AnnotatorProgressQuerySet(models.QuerySet["AnnotatorProgress"]):
-    def progress(self, *, project: Project, annotator: AbstractBaseUser) -> Progress:
+    def progress(self, *, project: Project, annotator: User) -> Progress:
         """``annotator``'s progress in ``project`` (one query; zero counts before any answer)."""
         row = self.filter(project=project, annotator=annotator).first()
         return Progress(

@@ -14,7 +14,7 @@ complete (the next issue adds reservations and a per-segment answer count for th
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -28,7 +28,7 @@ def project_segments(project: Project) -> QuerySet[Segment]:
     return Segment.objects.filter(article__collection_id=project.collection_id)
 
 
-def _open_segments(project: Project, annotator: AbstractBaseUser) -> QuerySet[Segment]:
+def _open_segments(project: Project, annotator: User) -> QuerySet[Segment]:
     # "Not answered by me" is a scalar subquery, not NOT EXISTS: PostgreSQL may plan NOT
     # EXISTS as a merge anti-join that reads every annotation of the project (90 ms at a
     # million rows, measured by `make bench`); the scalar form always probes the unique
@@ -52,7 +52,7 @@ def _open_segments(project: Project, annotator: AbstractBaseUser) -> QuerySet[Se
 
 
 def queue_next_segments(
-    *, project: Project, annotator: AbstractBaseUser, after: int | None = None, count: int = 1
+    *, project: Project, annotator: User, after: int | None = None, count: int = 1
 ) -> list[Segment]:
     """The next ``count`` segments for ``annotator`` after segment id ``after``, with their
     articles; empty when nothing is left for them.
@@ -78,16 +78,14 @@ def queue_next_segments(
 
 
 def queue_next_segment(
-    *, project: Project, annotator: AbstractBaseUser, after: int | None = None
+    *, project: Project, annotator: User, after: int | None = None
 ) -> Segment | None:
     """The next segment for ``annotator`` (see ``queue_next_segments``), or ``None``."""
     found = queue_next_segments(project=project, annotator=annotator, after=after)
     return found[0] if found else None
 
 
-def queue_previous_answered(
-    *, project: Project, annotator: AbstractBaseUser, before: int | None
-) -> int | None:
+def queue_previous_answered(*, project: Project, annotator: User, before: int | None) -> int | None:
     """Id of the segment this person answered last before segment id ``before``.
 
     "Back" walks the person's own answers in queue order; with ``before=None`` (the queue

@@ -21,7 +21,7 @@ class SegmentInline(admin.TabularInline):
     # Segments are cut from the body by the importer; hand-made ones could break offsets.
     model = Segment
     fields = ["position", "start", "end", "text"]
-    readonly_fields = fields
+    readonly_fields = ["position", "start", "end", "text"]
     extra = 0
     can_delete = False
     show_change_link = False

@@ -16,7 +16,9 @@ class LoginRequiredMiddleware(DjangoLoginRequired):
     tell them to log in again.
     """
 
-    def handle_no_permission(self, request: HttpRequest, view_func: Callable) -> HttpResponse:
+    def handle_no_permission(  # type: ignore[override]  # a 401 is no redirect, on purpose
+        self, request: HttpRequest, view_func: Callable[..., HttpResponse]
+    ) -> HttpResponse:
         if getattr(request, "htmx", False):
             return HttpResponse(
                 "Your session has ended. Log in again (in another tab), then retry.",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connections, router, transaction
+from django.contrib.auth.models import User
+from django.db import connections, models, router, transaction
 
 from articles.models import Segment
 
@@ -48,7 +48,7 @@ def annotation_submit(
     *,
     project: Project,
     segment: Segment,
-    annotator: AbstractBaseUser,
+    annotator: User,
     labels: Sequence[Label],
     status: str = Annotation.Status.SUBMITTED,
     unsure: bool = False,
@@ -145,12 +145,13 @@ def _insert_if_absent(annotation: Annotation) -> bool:
     quote = db.ops.quote_name
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     values = [field.get_db_prep_save(field.pre_save(annotation, True), db) for field in fields]
-    unique = [meta.get_field(name).column for name in ("project", "annotator", "segment")]
+    columns = [_column(Annotation, field.name) for field in fields]
+    unique = [_column(Annotation, name) for name in ("project", "annotator", "segment")]
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)})"
         f" VALUES ({', '.join(['%s'] * len(fields))})"
         f" ON CONFLICT ({', '.join(quote(c) for c in unique)}) DO NOTHING"
-        f" RETURNING {quote(meta.pk.column)}"
+        f" RETURNING {quote(_column(Annotation, 'id'))}"
     )
     with db.cursor() as cursor:
         cursor.execute(sql, values)
@@ -163,6 +164,12 @@ def _insert_if_absent(annotation: Annotation) -> bool:
     return True
 
 
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.column is not None
+    return field.column
+
+
 def _says_the_same(
     annotation: Annotation, status: str, unsure: bool, comment: str, label_ids: set[int]
 ) -> bool:
@@ -171,9 +178,7 @@ def _says_the_same(
     return annotation.label_ids() == label_ids
 
 
-def _progress_add(
-    project: Project, annotator: AbstractBaseUser, status: str, delta: int
-) -> Progress:
+def _progress_add(project: Project, annotator: User, status: str, delta: int) -> Progress:
     """Move this person's count for ``status`` by ``delta``; returns the new progress.
 
     ``UPDATE … RETURNING`` (PostgreSQL, SQLite ≥ 3.35): the new counts come back with the
@@ -183,11 +188,11 @@ def _progress_add(
     db = connections[router.db_for_write(AnnotatorProgress)]
     quote = db.ops.quote_name
     meta = AnnotatorProgress._meta
-    column = quote(meta.get_field(field).column)
+    column = quote(_column(AnnotatorProgress, field))
     sql = (
         f"UPDATE {quote(meta.db_table)} SET {column} = {column} + %s"
-        f" WHERE {quote(meta.get_field('project').column)} = %s"
-        f" AND {quote(meta.get_field('annotator').column)} = %s"
+        f" WHERE {quote(_column(AnnotatorProgress, 'project'))} = %s"
+        f" AND {quote(_column(AnnotatorProgress, 'annotator'))} = %s"
         f" RETURNING {quote('submitted')}, {quote('skipped')}"
     )
     for _ in range(2):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from typing import Any
+
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, ProtectedError, QuerySet
 from django.utils.text import slugify
@@ -20,7 +22,7 @@ class SetupRejected(ValueError):
         self.field = field
 
 
-def _free_slug(taken: QuerySet, name: str, *, max_length: int, fallback: str) -> str:
+def _free_slug(taken: QuerySet[Any], name: str, *, max_length: int, fallback: str) -> str:
     """A slug made from ``name`` that no row of ``taken`` has: ``name``, ``name-2``…"""
     base = slugify(name)[: max_length - 5].strip("-") or fallback
     used = set(taken.filter(slug__startswith=base).values_list("slug", flat=True))
@@ -37,7 +39,7 @@ def _plural(count: int, singular: str, plural: str) -> str:
 
 def project_create(
     *,
-    creator: AbstractBaseUser,
+    creator: User,
     name: str,
     slug: str = "",
     description: str = "",

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
 from articles.models import Segment
+from config.http import AuthenticatedHttpRequest
 
 from ..access import Capability, ProjectAccess, get_project_for_user
 from ..forms import AnswerForm
@@ -135,7 +136,7 @@ class Refusal:
 
 
 def _workspace(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     access: ProjectAccess,
     segment: Segment | None,
     view: str,
@@ -160,7 +161,11 @@ def _workspace(
 
 
 def _context(
-    request: HttpRequest, access: ProjectAccess, segment: Segment | None, view: str, known: Known
+    request: AuthenticatedHttpRequest,
+    access: ProjectAccess,
+    segment: Segment | None,
+    view: str,
+    known: Known,
 ) -> dict[str, Any]:
     """What both views show: the project, my progress, the labels, this place's address."""
     project = access.project
@@ -186,7 +191,7 @@ def _context(
 
 
 def _segment_context(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     access: ProjectAccess,
     segment: Segment,
     answer: Answer | None,
@@ -211,7 +216,7 @@ def _segment_context(
 
 
 def _article_context(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     access: ProjectAccess,
     segment: Segment,
     answer: Answer | None,
@@ -239,7 +244,7 @@ def _article_context(
 
 
 def _back(
-    request: HttpRequest, access: ProjectAccess, segment: Segment, known: Known
+    request: AuthenticatedHttpRequest, access: ProjectAccess, segment: Segment, known: Known
 ) -> int | None:
     return known.back_segment_id or queue_previous_answered(
         project=access.project, annotator=request.user, before=segment.pk
@@ -254,7 +259,9 @@ def _chips(answer: Answer | None, labels_by_id: dict[int, Label]) -> list[Label]
     return sorted(chosen, key=lambda label: (label.order, label.name))
 
 
-def _render(request: HttpRequest, context: dict[str, Any], refusal: Refusal | None) -> HttpResponse:
+def _render(
+    request: AuthenticatedHttpRequest, context: dict[str, Any], refusal: Refusal | None
+) -> HttpResponse:
     answer: Answer = context["answer"]
     # Retired labels stay on the answers that have them, so that an edit keeps or drops
     # them on purpose; they are not offered for new answers.
@@ -284,10 +291,11 @@ def _annotate_url(access: ProjectAccess, segment: Segment | None, view: str) -> 
 
 
 @require_GET
-def annotate(request: HttpRequest, slug: str) -> HttpResponse:
+def annotate(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Segment view: ``?segment=<id>`` opens that segment, else the next one in my queue."""
     access = get_project_for_user(request.user, slug, need=Capability.ANNOTATE)
     segment_id = _int_or_404(request.GET.get("segment"))
+    segment: Segment | None
     if segment_id is not None:
         segment = _segment_or_404(access, segment_id)
     else:
@@ -299,7 +307,7 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
-def article_detail(request: HttpRequest, slug: str, article_id: int) -> HttpResponse:
+def article_detail(request: AuthenticatedHttpRequest, slug: str, article_id: int) -> HttpResponse:
     """Article view: the whole article, my labels on each segment, one segment selected."""
     access = get_project_for_user(request.user, slug, need=Capability.ANNOTATE)
     segment_id = _int_or_404(request.GET.get("segment"))
@@ -314,7 +322,7 @@ def article_detail(request: HttpRequest, slug: str, article_id: int) -> HttpResp
 
 
 @require_POST
-def annotation_save(request: HttpRequest, slug: str, segment_id: int) -> HttpResponse:
+def annotation_save(request: AuthenticatedHttpRequest, slug: str, segment_id: int) -> HttpResponse:
     """Store my answer for a segment, then show the next one (or the refusal, in place)."""
     access = get_project_for_user(request.user, slug, need=Capability.ANNOTATE)
     project = access.project

@@ -15,7 +15,7 @@ import logging
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -24,8 +24,9 @@ from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse, UnreadablePostError
+from django.http import HttpResponse, StreamingHttpResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
@@ -33,6 +34,7 @@ from django.views.decorators.http import require_http_methods
 from articles.ingestion.errors import ImportProblem
 from articles.models import ImportBatch
 from articles.services import ImportProgress, ImportResult, articles_import_steps
+from config.http import AuthenticatedHttpRequest
 
 from ..access import Capability, ProjectAccess, get_project_for_user
 from ..forms import ImportUploadForm
@@ -77,7 +79,9 @@ class UploadToDirectory(FileUploadHandler):
     request and dropped, so the answer can still say which file was too large.
     """
 
-    def __init__(self, request: HttpRequest, *, directory: Path, max_bytes: int) -> None:
+    def __init__(
+        self, request: AuthenticatedHttpRequest, *, directory: Path, max_bytes: int
+    ) -> None:
         super().__init__(request)
         self.directory = directory
         self.max_bytes = max_bytes
@@ -112,10 +116,10 @@ class UploadToDirectory(FileUploadHandler):
         self.close()
         return StoredUpload(
             path=self._path,
-            name=self.file_name,
+            name=self.file_name or "",
             size=file_size,
             too_large=self._too_large,
-            content_type=self.content_type,
+            content_type=self.content_type or "",
         )
 
     def close(self) -> None:
@@ -127,7 +131,7 @@ class UploadToDirectory(FileUploadHandler):
 
 @csrf_exempt  # CSRF is checked by _import_post, once the upload handler is in place.
 @require_http_methods(["GET", "POST"])
-def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
+def import_upload(request: AuthenticatedHttpRequest, slug: str) -> HttpResponseBase:
     """The upload form and the collection's import history; POST imports the files."""
     access = get_project_for_user(request.user, slug, need=Capability.MANAGE)
     if request.method == "GET":
@@ -177,11 +181,13 @@ def import_upload(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @csrf_protect
-def _import_post(request: HttpRequest, access: ProjectAccess, directory: Path) -> HttpResponse:
+def _import_post(
+    request: AuthenticatedHttpRequest, access: ProjectAccess, directory: Path
+) -> HttpResponseBase:
     form = ImportUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         if _wants_stream(request):
-            problems = [
+            problems: list[dict[str, object]] = [
                 {"source": _field_label(form, name), "line": None, "message": message}
                 for name, errors in form.errors.items()
                 for message in errors
@@ -194,9 +200,9 @@ def _import_post(request: HttpRequest, access: ProjectAccess, directory: Path) -
     steps = articles_import_steps(
         collection=access.project.collection,
         paths=[upload.path for upload in uploads if not upload.too_large],
-        names={upload.path: upload.name for upload in uploads},
+        names={upload.path: upload.name or "" for upload in uploads},
         problems=[
-            ImportProblem(upload.name, f"file is too large (max {limit})")
+            ImportProblem(upload.name or "", f"file is too large (max {limit})")
             for upload in uploads
             if upload.too_large
         ],
@@ -257,7 +263,8 @@ class ImportStream:
 
     def close(self) -> None:
         try:
-            self._steps.close()
+            if isinstance(self._steps, Generator):
+                self._steps.close()
         finally:
             shutil.rmtree(self._directory, ignore_errors=True)
 
@@ -267,7 +274,7 @@ def _field_label(form: ImportUploadForm, name: str) -> str:
     return str(field.label) if field is not None else ""
 
 
-def _wants_stream(request: HttpRequest) -> bool:
+def _wants_stream(request: AuthenticatedHttpRequest) -> bool:
     # A browser's own form post accepts */*; only upload.js asks for NDJSON first.
     return request.get_preferred_type(["text/html", NDJSON]) == NDJSON
 
@@ -297,7 +304,9 @@ def _stream_refusal(summary: str, problems: list[dict[str, object]]) -> HttpResp
     return HttpResponse(_ndjson(event), content_type=NDJSON, status=400)
 
 
-def _refuse_request(request: HttpRequest, access: ProjectAccess, message: str) -> HttpResponse:
+def _refuse_request(
+    request: AuthenticatedHttpRequest, access: ProjectAccess, message: str
+) -> HttpResponse:
     if _wants_stream(request):
         return _stream_refusal(message, [])
     return _render_page(request, access, ImportUploadForm(), refusal=message, status=400)
@@ -312,12 +321,13 @@ def _history_context(access: ProjectAccess) -> dict[str, object]:
     for batch in batches:
         # Command-line imports record the paths given on the server; the page needs only
         # the file names, and should not show the server's directories.
-        batch.file_names = [PurePosixPath(name).name or name for name in batch.source_names]
+        names = [PurePosixPath(name).name or name for name in batch.source_names]
+        batch.file_names = names  # type: ignore[attr-defined]  # for the template
     return {"project": access.project, "collection": access.project.collection, "batches": batches}
 
 
 def _render_page(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     access: ProjectAccess,
     form: ImportUploadForm,
     *,

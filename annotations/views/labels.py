@@ -8,6 +8,7 @@ and every change is refused with 403.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -15,7 +16,6 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Va
 from django.db.models.functions import Coalesce
 from django.http import (
     Http404,
-    HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseRedirect,
@@ -24,6 +24,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import retarget
+
+from config.http import AuthenticatedHttpRequest
 
 from ..access import Capability, ProjectAccess, get_project_for_user
 from ..forms import LabelForm
@@ -53,12 +55,12 @@ class LabelSetEditor:
         return self.access.project
 
 
-def _editor(request: HttpRequest, slug: str) -> LabelSetEditor:
+def _editor(request: AuthenticatedHttpRequest, slug: str) -> LabelSetEditor:
     access = get_project_for_user(request.user, slug, need=Capability.MANAGE)
     manages = Membership.objects.filter(
         project=OuterRef("pk"), user=request.user, role=Membership.Role.MANAGER
     )
-    others = list(
+    others: list[Any] = list(
         Project.objects.filter(label_set_id=access.project.label_set_id)
         .exclude(pk=access.project.pk)
         .annotate(managed=Exists(manages))
@@ -68,7 +70,7 @@ def _editor(request: HttpRequest, slug: str) -> LabelSetEditor:
     return LabelSetEditor(access=access, editable=editable, shared_with=others if editable else [])
 
 
-def _editable_or_403(request: HttpRequest, slug: str) -> LabelSetEditor:
+def _editable_or_403(request: AuthenticatedHttpRequest, slug: str) -> LabelSetEditor:
     editor = _editor(request, slug)
     if not editor.editable:
         raise PermissionDenied(READ_ONLY)
@@ -85,7 +87,8 @@ def _labels(editor: LabelSetEditor) -> list[Label]:
         .annotate(count=Count("pk"))
         .values("count")
     )
-    labels = list(
+    # Any: each row also carries what its template needs (uses, is_first, is_last, error, form).
+    labels: list[Any] = list(
         Label.objects.filter(label_set_id=editor.project.label_set_id)
         .annotate(uses=Coalesce(Subquery(uses, output_field=IntegerField()), Value(0)))
         .order_by("order", "name", "pk")
@@ -104,7 +107,7 @@ def _prefix(label: Label) -> str:
     return f"label-{label.pk}"
 
 
-def _pick(labels: list[Label], label_id: int) -> Label:
+def _pick(labels: list[Any], label_id: int) -> Any:
     # Ids are looked up among this project's own labels: another set's label is a 404.
     for label in labels:
         if label.pk == label_id:
@@ -118,7 +121,7 @@ def _page_url(editor: LabelSetEditor, label_id: int | None = None) -> str:
 
 
 def _render(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     editor: LabelSetEditor,
     labels: list[Label],
     *,
@@ -143,7 +146,7 @@ def _render(
 
 
 @require_GET
-def label_set_edit(request: HttpRequest, slug: str) -> HttpResponse:
+def label_set_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """The label editor (read-only when the set is shared with a project the user does not
     manage)."""
     editor = _editor(request, slug)
@@ -151,7 +154,7 @@ def label_set_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def label_create(request: HttpRequest, slug: str) -> HttpResponse:
+def label_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     editor = _editable_or_403(request, slug)
     label_set = editor.project.label_set
     form = LabelForm(request.POST, label_set=label_set, prefix="new")
@@ -169,7 +172,7 @@ def label_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def label_update(request: HttpRequest, slug: str, label_id: int) -> HttpResponse:
+def label_update(request: AuthenticatedHttpRequest, slug: str, label_id: int) -> HttpResponse:
     editor = _editable_or_403(request, slug)
     labels = _labels(editor)
     label = _pick(labels, label_id)
@@ -194,7 +197,7 @@ def label_update(request: HttpRequest, slug: str, label_id: int) -> HttpResponse
 
 
 @require_POST
-def label_move(request: HttpRequest, slug: str, label_id: int) -> HttpResponse:
+def label_move(request: AuthenticatedHttpRequest, slug: str, label_id: int) -> HttpResponse:
     editor = _editable_or_403(request, slug)
     label = _pick(_labels(editor), label_id)
     by = MOVES.get(request.POST.get("direction", ""))
@@ -207,7 +210,7 @@ def label_move(request: HttpRequest, slug: str, label_id: int) -> HttpResponse:
 
 
 @require_POST
-def label_active(request: HttpRequest, slug: str, label_id: int) -> HttpResponse:
+def label_active(request: AuthenticatedHttpRequest, slug: str, label_id: int) -> HttpResponse:
     editor = _editable_or_403(request, slug)
     label = _pick(_labels(editor), label_id)
     active = {"1": True, "0": False}.get(request.POST.get("active", ""))
@@ -223,7 +226,7 @@ def label_active(request: HttpRequest, slug: str, label_id: int) -> HttpResponse
 
 
 @require_POST
-def label_delete(request: HttpRequest, slug: str, label_id: int) -> HttpResponse:
+def label_delete(request: AuthenticatedHttpRequest, slug: str, label_id: int) -> HttpResponse:
     editor = _editable_or_403(request, slug)
     label = _pick(_labels(editor), label_id)
     try:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db.models import OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
+
+from config.http import AuthenticatedHttpRequest
 
 from ..access import Capability, ProjectAccess, get_project_for_user
 from ..forms import AccountCreateForm, MemberAddForm, MemberRoleForm
@@ -44,7 +46,7 @@ def _members(project: Project) -> QuerySet[Membership]:
 
 
 def _render(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     access: ProjectAccess,
     *,
     status: int = 200,
@@ -75,21 +77,21 @@ def _render(
     return render(request, template, context, status=status)
 
 
-def _done(request: HttpRequest, access: ProjectAccess, notice: str) -> HttpResponse:
+def _done(request: AuthenticatedHttpRequest, access: ProjectAccess, notice: str) -> HttpResponse:
     if request.htmx:
         return _render(request, access, notice=notice)
     messages.success(request, notice)
     return redirect("annotations:member_list", slug=access.project.slug)
 
 
-def _refused(request: HttpRequest, access: ProjectAccess, error: str) -> HttpResponse:
+def _refused(request: AuthenticatedHttpRequest, access: ProjectAccess, error: str) -> HttpResponse:
     if request.htmx:
         return _render(request, access, status=400, error=error)
     messages.error(request, error)
     return redirect("annotations:member_list", slug=access.project.slug)
 
 
-def _gone(request: HttpRequest, url: str, notice: str) -> HttpResponse:
+def _gone(request: AuthenticatedHttpRequest, url: str, notice: str) -> HttpResponse:
     """After managers took away their own power to manage: leave the members page."""
     messages.success(request, notice)
     if request.htmx:
@@ -97,7 +99,7 @@ def _gone(request: HttpRequest, url: str, notice: str) -> HttpResponse:
     return redirect(url)
 
 
-def _manageable(request: HttpRequest, slug: str) -> ProjectAccess:
+def _manageable(request: AuthenticatedHttpRequest, slug: str) -> ProjectAccess:
     return get_project_for_user(request.user, slug, need=Capability.MANAGE)
 
 
@@ -110,12 +112,12 @@ def _membership(access: ProjectAccess, membership_id: int) -> Membership:
 
 
 @require_GET
-def member_list(request: HttpRequest, slug: str) -> HttpResponse:
+def member_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     return _render(request, _manageable(request, slug))
 
 
 @require_POST
-def member_add(request: HttpRequest, slug: str) -> HttpResponse:
+def member_add(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = _manageable(request, slug)
     form = MemberAddForm(request.POST, auto_id="add-%s")
     if form.is_valid():
@@ -137,7 +139,7 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def member_create(request: HttpRequest, slug: str) -> HttpResponse:
+def member_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = _manageable(request, slug)
     form = AccountCreateForm(request.POST, auto_id="new-%s")
     if form.is_valid():
@@ -176,7 +178,9 @@ def member_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def member_role_change(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+def member_role_change(
+    request: AuthenticatedHttpRequest, slug: str, membership_id: int
+) -> HttpResponse:
     access = _manageable(request, slug)
     membership = _membership(access, membership_id)
     form = MemberRoleForm(request.POST)
@@ -195,7 +199,7 @@ def member_role_change(request: HttpRequest, slug: str, membership_id: int) -> H
 
 
 @require_POST
-def member_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+def member_remove(request: AuthenticatedHttpRequest, slug: str, membership_id: int) -> HttpResponse:
     access = _manageable(request, slug)
     membership = _membership(access, membership_id)
     try:

@@ -7,11 +7,12 @@ from typing import Any
 
 from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from articles.models import ImportBatch
+from config.http import AuthenticatedHttpRequest
 
 from ..access import (
     ADMIN_ROLE,
@@ -25,6 +26,7 @@ from ..models import (
     Annotation,
     AnnotationLabel,
     AnnotatorProgress,
+    Label,
     Membership,
     Progress,
     Project,
@@ -79,13 +81,16 @@ class ProjectProgress:
 
 
 @require_GET
-def project_list(request: HttpRequest) -> HttpResponse:
+def project_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Home: every project I may open, with my progress and the team's (one query)."""
     projects = list(_with_progress(projects_for_user(request.user), request.user))
     rows = [
         {
             "project": project,
-            "role": ProjectAccess(project, project.user_role or ADMIN_ROLE).role_label,
+            "role": ProjectAccess(
+                project,
+                project.user_role or ADMIN_ROLE,  # type: ignore[attr-defined]  # projects_for_user
+            ).role_label,
             "progress": ProjectProgress.of(project),
         }
         for project in projects
@@ -98,7 +103,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def project_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     access = get_project_for_user(request.user, slug, need=Capability.VIEW)
     project = access.project
     progress = ProjectProgress.of(
@@ -111,11 +116,12 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if not sees_team:
         activity = activity.filter(annotator=request.user)
     recent = list(activity.order_by("-updated_at")[:RECENT])
-    chips: dict[int, list] = {}
+    chips: dict[int, list[Label]] = {}
     for link in AnnotationLabel.objects.filter(annotation__in=recent).select_related("label"):
         chips.setdefault(link.annotation_id, []).append(link.label)
     for annotation in recent:
-        annotation.chips = sorted(chips.get(annotation.pk, []), key=lambda label: label.order)
+        mine = sorted(chips.get(annotation.pk, []), key=lambda label: label.order)
+        annotation.chips = mine  # type: ignore[attr-defined]  # for the answer summary
     next_segment = (
         queue_next_segment(project=project, annotator=request.user) if access.can_annotate else None
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
+
+from config.http import AuthenticatedHttpRequest
 
 from ..access import Capability, can_create_projects, get_project_for_user
 from ..forms import ProjectCreateForm, ProjectSettingsForm
@@ -18,13 +20,15 @@ from ..services.setup import SetupRejected
 TEMPLATE = "annotations/project_form.html"
 
 
-def _render(request: HttpRequest, context: dict[str, object], *, status: int) -> HttpResponse:
+def _render(
+    request: AuthenticatedHttpRequest, context: dict[str, object], *, status: int
+) -> HttpResponse:
     template = f"{TEMPLATE}#project-form" if request.htmx else TEMPLATE
     return render(request, template, context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
-def project_create(request: HttpRequest) -> HttpResponse:
+def project_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A new project, managed by its creator; on to the label editor when it has no labels."""
     if not can_create_projects(request.user):
         raise PermissionDenied("You may not create projects; ask an administrator.")
@@ -62,7 +66,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def project_edit(request: HttpRequest, slug: str) -> HttpResponse:
+def project_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """A project's name, guidelines introduction, labels per segment and annotators per
     segment (managers)."""
     access = get_project_for_user(request.user, slug, need=Capability.MANAGE)
