@@ -129,7 +129,7 @@ class AnnotationAdmin(admin.ModelAdmin):
 class GoldLabelLabelInline(admin.TabularInline):
     model = GoldLabelLabel
     fields = ["label"]
-    readonly_fields = fields
+    readonly_fields = ["label"]
     extra = 0
     can_delete = False
 
@@ -156,7 +156,7 @@ class GoldLabelAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    fields = readonly_fields
+    fields = list(readonly_fields)
     inlines = [GoldLabelLabelInline]
     show_full_result_count = False
     list_per_page = 50
@@ -179,7 +179,7 @@ class GoldLabelEventAdmin(admin.ModelAdmin):
     list_filter = ["project"]
     list_select_related = ["project", "segment", "actor"]
     readonly_fields = ["project", "segment", "version", "actor", "before", "after", "created_at"]
-    fields = readonly_fields
+    fields = list(readonly_fields)
     show_full_result_count = False
     list_per_page = 50
 
