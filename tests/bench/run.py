@@ -1,7 +1,9 @@
 """Benchmarks: ``make bench`` (PostgreSQL; not part of ``make test``) runs both parts.
 
 ``python -m tests.bench.run ingest`` runs only the ingestion part below;
-``python -m tests.bench.run annotate [options]`` only the labelling part (``annotate.py``).
+``python -m tests.bench.run annotate [options]`` only the labelling part (``annotate.py``);
+``python -m tests.bench.run load [options]`` only the team load part (``load.py``: gunicorn,
+50 annotators over HTTP, integrity checked in the database).
 
 Ingestion benchmark:
 
@@ -337,8 +339,10 @@ def ingestion_benchmark() -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     part = args[0] if args and not args[0].startswith("-") else "all"
-    if part not in {"all", "ingest", "annotate"}:
-        raise SystemExit("usage: python -m tests.bench.run [all | ingest | annotate [options]]")
+    if part not in {"all", "ingest", "annotate", "load"}:
+        raise SystemExit(
+            "usage: python -m tests.bench.run [all | ingest | annotate [options] | load [options]]"
+        )
     if part in {"all", "ingest"}:
         ingestion_benchmark()
     if part == "all":
@@ -347,6 +351,12 @@ def main(argv: list[str] | None = None) -> None:
         from tests.bench import annotate
 
         annotate.main(args[1:] if part == "annotate" else [])
+    if part == "all":
+        print()
+    if part in {"all", "load"}:
+        from tests.bench import load
+
+        load.main(args[1:] if part == "load" else [])
 
 
 if __name__ == "__main__":
