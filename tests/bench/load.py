@@ -35,15 +35,20 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 import psycopg
 
@@ -151,6 +156,144 @@ def setup(annotators: int, drain_segments: int) -> dict[str, Any]:
         )
     label_ids = list(label_set.labels.values_list("pk", flat=True))
     return {"projects": projects, "sessions": sessions, "label_ids": label_ids}
+
+
+# --- Profile: the whole request through the WSGI handler (a child, production settings) ---
+
+
+def profile(slug: str, requests: int, out: str) -> dict[str, Any]:
+    """CPU time per request through Django's WSGI application, called as gunicorn calls it
+    (every middleware, the session backend, the template), in rounds:
+
+    - ``submit``: the htmx answer POST that returns the next segment (the load's request);
+    - ``page``: a full GET of the labelling screen;
+    - ``floor``: a GET of the answer URL, refused with 405 by the view's first line, so it
+      costs only the middleware, the session and the user: the fixed cost of any request.
+
+    With ``out``, then ``requests`` more submits run under cProfile (CPU clock) and the
+    stats are written there (``python -m pstats``).
+    """
+    import cProfile
+    import io
+    import logging
+    import random
+    from urllib.parse import urlencode
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.wsgi import get_wsgi_application
+    from django.test import Client
+
+    from annotations.models import Project
+
+    assert not settings.DEBUG, "measure with DEBUG off"
+    logging.disable(logging.WARNING)  # the 405s would be logged
+    application = get_wsgi_application()
+    project = Project.objects.get(slug=slug)
+    label_ids = list(project.label_set.labels.values_list("pk", flat=True))
+    user = get_user_model().objects.filter(memberships__project=project).order_by("pk").first()
+    client = Client()
+    client.force_login(user)
+    cookies = {"sessionid": client.cookies[settings.SESSION_COOKIE_NAME].value}
+    rng = random.Random(1)
+
+    def call(method: str, path: str, body: bytes = b"", **headers: str) -> tuple[str, str]:
+        status: list[str] = []
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1:8000",
+            "HTTP_X_FORWARDED_PROTO": "https",
+            "HTTP_COOKIE": "; ".join(f"{k}={v}" for k, v in cookies.items()),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            **{"HTTP_" + k.upper(): v for k, v in headers.items()},
+        }
+
+        def start_response(code: str, response_headers: list[tuple[str, str]], *_: Any):
+            status.append(code)
+            for name, value in response_headers:
+                if name.lower() == "set-cookie":
+                    key, _, rest = value.partition("=")
+                    cookies[key] = rest.split(";", 1)[0]
+
+        result = application(environ, start_response)
+        try:
+            text = b"".join(result).decode()
+        finally:
+            getattr(result, "close", lambda: None)()
+        return status[0], text
+
+    screen = f"/p/{slug}/annotate/"
+    code, text = call("GET", screen)
+    shown = Shown.parse(text)
+    csrf = shown.csrf or ""
+
+    def submit() -> None:
+        nonlocal shown
+        body = urlencode(
+            {
+                "csrfmiddlewaretoken": csrf,
+                "labels": rng.sample(label_ids, 2 if rng.random() < 0.3 else 1),
+                "action": "submit",
+                "version": shown.version,
+                "time_spent_ms": rng.randint(1_500, 40_000),
+            },
+            doseq=True,
+        ).encode()
+        code, text = call("POST", shown.action or "", body, hx_request="true", origin=ORIGIN)
+        if not code.startswith("200"):
+            raise SystemExit(f"POST {shown.action}: {code}\n{text[:1000]}")
+        shown = Shown.parse(text)
+
+    def page() -> None:
+        code, text = call("GET", screen)
+        if not code.startswith("200"):
+            raise SystemExit(f"GET {screen}: {code}\n{text[:1000]}")
+
+    def floor() -> None:
+        code, text = call("GET", shown.action or "")
+        if not code.startswith("405"):
+            raise SystemExit(f"GET {shown.action}: {code}, expected 405")
+
+    kinds = {"submit": submit, "page": page, "floor": floor}
+    for run in kinds.values():
+        for _ in range(20):
+            run()
+    rounds = 3
+    cpu: dict[str, list[float]] = {name: [] for name in kinds}
+    for _ in range(rounds):
+        for name, run in kinds.items():
+            count = max(1, requests // rounds)
+            started = time.process_time()
+            for _ in range(count):
+                run()
+            cpu[name].append(1000 * (time.process_time() - started) / count)
+    if out:
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        for _ in range(requests):
+            submit()
+        profiler.disable()
+        profiler.dump_stats(out)
+    return {
+        name: {"median_ms": statistics.median(values), "rounds_ms": values}
+        for name, values in cpu.items()
+    }
+
+
+ORIGIN = "https://127.0.0.1:8000"
 
 
 # --- Server ------------------------------------------------------------------------------
@@ -321,7 +464,7 @@ class Annotator:
     def _cookie_header(self) -> str:
         return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
 
-    def _keep_cookies(self, response) -> None:
+    def _keep_cookies(self, response: httpx.Response) -> None:
         for header in response.headers.get_list("set-cookie"):
             name, _, rest = header.partition("=")
             self.cookies[name.strip()] = rest.split(";", 1)[0]
@@ -378,7 +521,14 @@ class Annotator:
         return Shown.parse(response.text)
 
     async def run(
-        self, slug: str, tally: Tally, *, start: asyncio.Event, ready, deadline_box, think: float
+        self,
+        slug: str,
+        tally: Tally,
+        *,
+        start: asyncio.Event,
+        ready: Callable[[], None],
+        deadline_box: list[float],
+        think: float,
     ) -> None:
         shown = await self.get_screen(slug, tally)
         ready()
@@ -414,7 +564,7 @@ async def drive(
     *,
     duration: float,
     think: float,
-    on_start,
+    on_start: Callable[[], None],
 ) -> tuple[Tally, float]:
     """All annotators open the screen, then submit until ``duration`` s have passed or their
     queues are empty. Returns the tally and the window's length in seconds."""
@@ -430,9 +580,7 @@ async def drive(
             deadline_box[0] = time.perf_counter() + duration
             start.set()
 
-    people = [
-        Annotator(base, session, label_ids, seed=n) for n, session in enumerate(sessions, 1)
-    ]
+    people = [Annotator(base, session, label_ids, seed=n) for n, session in enumerate(sessions, 1)]
     try:
         tasks = [
             asyncio.create_task(
@@ -636,10 +784,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=4, help="per worker, gthread only")
     parser.add_argument("--json", default="", help="also write the results to this file")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the HTTP scenarios: CPU per request in process, N requests per kind",
+    )
+    parser.add_argument("--profile-out", default="", help="with --profile: cProfile stats file")
     options = parser.parse_args(argv)
     scenarios = [s for s in "abc" if s in options.scenarios]
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    # A SIGTERM (timeout, Ctrl-C from a wrapper) still stops gunicorn through the finally.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started_at = datetime.now(UTC)
     load_before = " ".join(f"{value:.2f}" for value in os.getloadavg())
     reset_database(url)
@@ -672,6 +830,40 @@ def main(argv: list[str] | None = None) -> None:
         data = json.loads(made.stdout.strip().splitlines()[-1])
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
+        if options.profile:
+            probe = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.bench.load",
+                    "profile",
+                    "load-b",
+                    str(options.profile),
+                    options.profile_out,
+                ],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            if probe.returncode != 0:
+                raise SystemExit(f"profile failed:\n{probe.stderr[-4000:]}")
+            figures = json.loads(probe.stdout.strip().splitlines()[-1])
+            load_after = " ".join(f"{value:.2f}" for value in os.getloadavg())
+            print(
+                f"Themata request CPU in process (WSGI handler, production settings),"
+                f" {started_at:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs;"
+                f" load average before {load_before}, after {load_after}"
+            )
+            for name, figure in figures.items():
+                rounds = ", ".join(f"{value:.2f}" for value in figure["rounds_ms"])
+                print(
+                    f"  {name:<7} CPU {figure['median_ms']:.2f} ms per request"
+                    f" (median of rounds: {rounds})"
+                )
+            if options.profile_out:
+                print(f"  cProfile stats of {options.profile} submits: {options.profile_out}")
+            return
 
         server = start_server(
             env,
@@ -740,5 +932,7 @@ def main(argv: list[str] | None = None) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "setup":
         print(json.dumps(setup(int(sys.argv[2]), int(sys.argv[3]))))
+    elif len(sys.argv) == 5 and sys.argv[1] == "profile":
+        print(json.dumps(profile(sys.argv[2], int(sys.argv[3]), sys.argv[4])))
     else:
         main(sys.argv[1:])
