@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from .models import (
     Annotation,
+    AnnotationEvent,
     AnnotationLabel,
     GoldLabel,
     GoldLabelEvent,
@@ -89,6 +90,26 @@ class AnnotationLabelInline(admin.TabularInline):
         return False
 
 
+class AnnotationEventInline(admin.TabularInline):
+    """The answer's history: every version, who made it, before and after."""
+
+    model = AnnotationEvent
+    fields = ["version", "actor", "created_at", "before", "after"]
+    readonly_fields = ["version", "actor", "created_at", "before", "after"]
+    ordering = ["version"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Annotation | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Annotation | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Annotation | None = None) -> bool:
+        return False
+
+
 @admin.register(Annotation)
 class AnnotationAdmin(admin.ModelAdmin):
     """Read-only: answers change only on the labelling screen, which keeps their versions,
@@ -111,7 +132,7 @@ class AnnotationAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     fields = list(readonly_fields)
-    inlines = [AnnotationLabelInline]
+    inlines = [AnnotationLabelInline, AnnotationEventInline]
     show_full_result_count = False
     # A million answers: no date hierarchy or counts over the whole table.
     list_per_page = 50
@@ -193,5 +214,41 @@ class GoldLabelEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(
         self, request: HttpRequest, obj: GoldLabelEvent | None = None
+    ) -> bool:
+        return False
+
+
+@admin.register(AnnotationEvent)
+class AnnotationEventAdmin(admin.ModelAdmin):
+    """The answers' history, read-only: written only by annotation_submit."""
+
+    list_display = ["id", "project", "segment", "annotation", "version", "actor", "created_at"]
+    list_filter = ["project"]
+    list_select_related = ["project", "segment", "actor", "annotation"]
+    search_fields = ["actor__username"]
+    readonly_fields = [
+        "annotation",
+        "project",
+        "segment",
+        "actor",
+        "version",
+        "before",
+        "after",
+        "created_at",
+    ]
+    fields = list(readonly_fields)
+    show_full_result_count = False
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: AnnotationEvent | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: AnnotationEvent | None = None
     ) -> bool:
         return False

@@ -231,6 +231,41 @@ class AnnotationLabel(models.Model):
         return f"{self.annotation_id}: {self.label_id}"
 
 
+class AnnotationEvent(models.Model):
+    """One stored version of an answer: who made it, when, and the answer before and after.
+
+    Written by ``annotation_submit`` in the transaction that makes the version, never changed
+    or deleted. ``before``/``after`` are ``services.history.answer_snapshot`` dicts
+    (``version``, ``status``, ``unsure``, ``comment``, ``labels``: ids, slugs and names as
+    they were); ``before`` is null for the first version.
+    """
+
+    # The unique (annotation, version) constraint is this key's index.
+    annotation = models.ForeignKey(
+        Annotation, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
+    # Denormalised from the answer: a segment's history is one index range.
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    segment = models.ForeignKey("articles.Segment", on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField()
+
+    class Meta:
+        ordering = ["annotation_id", "version"]
+        constraints = [
+            # One event per version: two writers cannot both record the same version.
+            models.UniqueConstraint(
+                fields=["annotation", "version"], name="annotation_event_unique_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"answer {self.annotation_id} v{self.version} by {self.actor_id}"
+
+
 @dataclass(frozen=True)
 class Progress:
     """One person's progress in a project: answers given (submitted or skipped) of all segments.

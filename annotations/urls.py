@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import annotate, imports, labels, members, projects, setup
+from .views import annotate, history, imports, labels, members, projects, setup
 
 app_name = "annotations"
 
@@ -16,6 +16,11 @@ urlpatterns = [
         "p/<slug:slug>/segments/<int:segment_id>/answer/",
         annotate.annotation_save,
         name="annotation_save",
+    ),
+    path(
+        "p/<slug:slug>/segments/<int:segment_id>/history/",
+        history.segment_history,
+        name="segment_history",
     ),
     path(
         "p/<slug:slug>/articles/<int:article_id>/",

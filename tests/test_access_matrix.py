@@ -34,6 +34,7 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "annotations:annotate": ("annotate", {"GET"}),
     "annotations:article_detail": ("annotate", {"GET"}),
     "annotations:annotation_save": ("annotate", {"POST"}),
+    "annotations:segment_history": ("manage", {"GET"}),
     "annotations:project_edit": ("manage", {"GET", "POST"}),
     "annotations:label_set_edit": ("manage", {"GET"}),
     "annotations:label_create": ("manage", {"POST"}),

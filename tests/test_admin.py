@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from annotations.models import Annotation, GoldLabel, GoldLabelEvent
+from annotations.models import Annotation, AnnotationEvent, GoldLabel, GoldLabelEvent
 from annotations.services.answers import annotation_submit
 from articles.models import Article, Segment
 from tests.factories import (
@@ -29,6 +29,7 @@ MODELS = [
     "annotations.annotation",
     "annotations.goldlabel",
     "annotations.goldlabelevent",
+    "annotations.annotationevent",
 ]
 
 
@@ -123,6 +124,27 @@ def test_answers_are_read_only_in_the_admin(admin_client_with_data) -> None:
     assert delete.status_code == 403
     annotation.refresh_from_db()
     assert annotation.version == 1
+
+
+def test_answer_history_is_shown_and_read_only_in_the_admin(admin_client_with_data) -> None:
+    annotation = Annotation.objects.first()
+    event = AnnotationEvent.objects.get(annotation=annotation)
+    url = reverse("admin:annotations_annotationevent_change", args=[event.pk])
+
+    answer_page = admin_client_with_data.get(
+        reverse("admin:annotations_annotation_change", args=[annotation.pk])
+    )
+    edit = admin_client_with_data.post(url, {"version": 9})
+    delete = admin_client_with_data.post(
+        reverse("admin:annotations_annotationevent_delete", args=[event.pk]), {"post": "yes"}
+    )
+
+    assert answer_page.status_code == 200
+    assert "Annotation events" in answer_page.content.decode()
+    assert admin_client_with_data.get(url).status_code == 200
+    assert edit.status_code == 403
+    assert delete.status_code == 403
+    assert AnnotationEvent.objects.filter(pk=event.pk, version=1).exists()
 
 
 def test_gold_labels_are_read_only_in_the_admin(admin_client_with_data) -> None:

@@ -10,7 +10,16 @@ from django.db import connections, models, router, transaction
 
 from articles.models import Segment
 
-from ..models import Annotation, AnnotationLabel, AnnotatorProgress, Label, Progress, Project
+from ..models import (
+    Annotation,
+    AnnotationEvent,
+    AnnotationLabel,
+    AnnotatorProgress,
+    Label,
+    Progress,
+    Project,
+)
+from .history import answer_snapshot, history_event, label_triples
 
 
 class AnnotationRejected(ValueError):
@@ -62,6 +71,9 @@ def annotation_submit(
     stored answer is at another version, ``AnnotationConflict`` is raised and nothing
     changes, unless the stored answer already says exactly this (a double submit), which
     is then returned as it is. Rules broken raise ``AnnotationRejected``.
+
+    Every version stored is recorded as an ``AnnotationEvent`` (before and after) in the
+    same transaction; a double submit stores nothing and records nothing.
     """
     status = Annotation.Status(status)
     labels = list(dict.fromkeys(labels))
@@ -98,6 +110,10 @@ def annotation_submit(
                 AnnotationLabel.objects.bulk_create(
                     AnnotationLabel(annotation=annotation, label=label) for label in labels
                 )
+                after = answer_snapshot(annotation, label_triples(labels))
+                _record(
+                    history_event(annotation=annotation, actor=annotator, before=None, after=after)
+                )
                 progress = _progress_add(project, annotator, status, +1)
                 return SubmitResult(annotation, progress)
             # An answer was stored first (a double click, another tab): compare with it.
@@ -114,9 +130,15 @@ def annotation_submit(
                 return SubmitResult(current)
             raise AnnotationConflict(current)
         previous_status = current.status
+        stored_labels = list(
+            AnnotationLabel.objects.filter(annotation=current).values_list(
+                "label_id", "label__slug", "label__name"
+            )
+        )
+        before = answer_snapshot(current, stored_labels)
         current.revise(status=status, unsure=unsure, comment=comment, time_spent_ms=time_spent_ms)
         current.save()
-        stored = current.label_ids()
+        stored = {label_id for label_id, _, _ in stored_labels}
         if stored != label_ids:
             AnnotationLabel.objects.filter(annotation=current).exclude(
                 label_id__in=label_ids
@@ -126,10 +148,17 @@ def annotation_submit(
                 for label in labels
                 if label.pk not in stored
             )
+        after = answer_snapshot(current, label_triples(labels))
+        _record(history_event(annotation=current, actor=annotator, before=before, after=after))
         if previous_status != status:
             _progress_add(project, annotator, previous_status, -1)
             return SubmitResult(current, _progress_add(project, annotator, status, +1))
         return SubmitResult(current)
+
+
+def _record(event: AnnotationEvent) -> None:
+    # A plain INSERT: the unique (annotation, version) constraint backs the row lock above.
+    AnnotationEvent.objects.bulk_create([event])
 
 
 def _insert_if_absent(annotation: Annotation) -> bool:

@@ -517,10 +517,10 @@ def test_submit_and_next_runs_a_fixed_number_of_queries(
     )
     data = {"labels": [labels_of(project)[1].pk], "action": "submit", "version": "0"}
 
-    # At most 10 statements and the savepoint pair of the service's transaction: session,
-    # user, project, segment, labels; insert answer, insert labels, update progress; next
-    # segments; and the neighbours, unless the segments at hand are them.
-    with django_assert_max_num_queries(12):
+    # At most 11 statements and the savepoint pair of the service's transaction: session,
+    # user, project, segment, labels; insert answer, insert labels, insert its history event,
+    # update progress; next segments; and the neighbours, unless the segments at hand are them.
+    with django_assert_max_num_queries(13):
         response = annotator_client.post(url, data, **HTMX)
     assert response.status_code == 200
 
