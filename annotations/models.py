@@ -13,6 +13,8 @@ from django.db.models.functions import Coalesce
 
 from articles.models import Collection
 
+from .colors import text_color_on
+
 color_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f77b4.")
 # Keys the labelling screen uses itself: skip, unsure, back, comment, view (article/segment).
 RESERVED_KEYS = {"s": "skip", "u": "unsure", "b": "back", "c": "comment", "v": "view"}
@@ -70,6 +72,11 @@ class Label(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def text_color(self) -> str:
+        """The colour of text drawn on this label's colour (a pressed label button)."""
+        return text_color_on(self.color)
 
 
 class Project(models.Model):

@@ -23,6 +23,8 @@
   function paint(root) {
     root.querySelectorAll("[data-color]").forEach((el) => {
       el.style.setProperty("--label-color", el.dataset.color);
+      // Text on the colour: black or white by contrast, chosen on the server.
+      if (el.dataset.textColor) el.style.setProperty("--label-text", el.dataset.textColor);
     });
   }
 
