@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 
 from articles.models import Segment
 
-from ..models import Annotation, AnnotationEvent, Label, Project
+from ..models import Annotation, AnnotationEvent, GoldLabelEvent, Label, Project
 
 
 def answer_snapshot(
@@ -127,15 +127,24 @@ class HistoryEntry:
         return parts
 
 
-def segment_history(*, project: Project, segment: Segment) -> list[HistoryEntry]:
+def project_labels(project: Project) -> dict[int, Label]:
+    """The project's labels by id, retired ones too (what the histories draw chips with)."""
+    return {label.pk: label for label in project.label_set.labels.all()}
+
+
+def segment_history(
+    *, project: Project, segment: Segment, labels_by_id: dict[int, Label] | None = None
+) -> list[HistoryEntry]:
     """Every recorded version of every answer to ``segment`` in ``project``, oldest first,
-    grouped by annotator (two queries: the events with their people, the set's labels)."""
+    grouped by annotator (one query for the events with their people, one for the labels
+    unless ``labels_by_id`` is given)."""
     events = (
         AnnotationEvent.objects.filter(project=project, segment=segment)
         .select_related("actor", "annotation__annotator")
         .order_by("annotation__annotator__username", "annotation_id", "version")
     )
-    labels_by_id = {label.pk: label for label in project.label_set.labels.all()}
+    if labels_by_id is None:
+        labels_by_id = project_labels(project)
     return [
         HistoryEntry(
             annotator=event.annotation.annotator.get_username(),
@@ -146,4 +155,57 @@ def segment_history(*, project: Project, segment: Segment) -> list[HistoryEntry]
             after=AnswerState.of(event.after, labels_by_id),
         )
         for event in events
+    ]
+
+
+@dataclass(frozen=True)
+class GoldState:
+    """A segment's gold label at one version, read back from a ``GoldLabelEvent``."""
+
+    labels: tuple[LabelRef, ...]
+    source: str
+    note: str
+
+    @classmethod
+    def of(cls, data: dict[str, Any], labels_by_id: dict[int, Label]) -> GoldState:
+        labels = [labels_by_id.get(int(pk)) for pk in data.get("labels", [])]
+        return cls(
+            labels=tuple(
+                LabelRef(id=label.pk, slug=label.slug, name=label.name, label=label)
+                for label in labels
+                if label is not None
+            ),
+            source=str(data.get("source", "")),
+            note=str(data.get("note", "")),
+        )
+
+
+@dataclass(frozen=True)
+class GoldEntry:
+    """One change of the segment's gold label; ``actor`` is empty for an automatic one."""
+
+    actor: str
+    version: int
+    created_at: datetime
+    before: GoldState | None
+    after: GoldState | None
+
+
+def gold_history(
+    *, project: Project, segment: Segment, labels_by_id: dict[int, Label] | None = None
+) -> list[GoldEntry]:
+    """Every recorded change of ``segment``'s gold label in ``project``, oldest first (one
+    query for the events with their people, one for the labels unless ``labels_by_id``)."""
+    events = GoldLabelEvent.objects.filter(project=project, segment=segment).select_related("actor")
+    if labels_by_id is None:
+        labels_by_id = project_labels(project)
+    return [
+        GoldEntry(
+            actor=event.actor.get_username() if event.actor is not None else "",
+            version=event.version,
+            created_at=event.created_at,
+            before=GoldState.of(event.before, labels_by_id) if event.before else None,
+            after=GoldState.of(event.after, labels_by_id) if event.after else None,
+        )
+        for event in events.order_by("id")
     ]

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, connections
 from django.urls import reverse
 
-from annotations.models import Annotation, AnnotationEvent, Membership
+from annotations.models import Annotation, AnnotationEvent, GoldLabel, GoldLabelEvent, Membership
 from annotations.services.answers import AnnotationConflict, annotation_submit
 from annotations.services.history import segment_history
 from articles.models import Segment
@@ -195,6 +195,41 @@ def test_a_manager_sees_who_changed_what_on_the_history_page(client, project, ma
     assert 'id="history"' in partial.content.decode()
 
 
+def test_the_history_page_shows_the_gold_labels_changes(client, project, manager) -> None:
+    segment = first_segment(project)
+    theme1, theme2, *_ = labels_of(project)
+    GoldLabelEvent.objects.create(
+        project=project,
+        segment=segment,
+        actor=None,
+        version=1,
+        after={"labels": [theme1.pk], "source": "unanimous", "reviewer": None, "note": ""},
+    )
+    GoldLabelEvent.objects.create(
+        project=project,
+        segment=segment,
+        actor=manager,
+        version=2,
+        before={"labels": [theme1.pk], "source": "unanimous", "reviewer": None, "note": ""},
+        after={
+            "labels": [theme2.pk],
+            "source": GoldLabel.Source.ADJUDICATED,
+            "reviewer": manager.pk,
+            "note": "<i>see guideline</i>",
+        },
+    )
+    client.force_login(manager)
+
+    html = client.get(history_url(project, segment)).content.decode()
+
+    gold = html[html.index("Gold label") :]
+    assert "automatic" in gold
+    assert manager.username in gold
+    assert gold.index(theme1.name) < gold.index(theme2.name)
+    assert "adjudicated" in gold
+    assert "&lt;i&gt;see guideline&lt;/i&gt;" in gold
+
+
 def test_the_labelling_screen_links_the_history_for_managers_only(
     client, project, manager, annotator
 ) -> None:
@@ -231,8 +266,8 @@ def test_the_history_page_runs_a_fixed_number_of_queries(
         )
     client.force_login(manager)
 
-    # Session, user, project with role, segment, events with people, labels.
-    with django_assert_max_num_queries(6):
+    # Session, user, project with role, segment, labels, answer events, gold-label events.
+    with django_assert_max_num_queries(7):
         assert client.get(history_url(project, segment)).status_code == 200
 
 
