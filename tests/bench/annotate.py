@@ -252,8 +252,22 @@ def build_database(url: str, scale: Scale, *, env: dict[str, str]) -> dict[str, 
             cursor,
             "annotations_project",
             "id name slug description multi_label annotators_per_segment created_at"
-            " collection_id label_set_id",
-            [(1, "Bench project", PROJECT_SLUG, "", True, ANNOTATORS_PER_SEGMENT, now, 1, 1)],
+            " collection_id label_set_id auto_accept_unanimous review_sample_percent",
+            [
+                (
+                    1,
+                    "Bench project",
+                    PROJECT_SLUG,
+                    "",
+                    True,
+                    ANNOTATORS_PER_SEGMENT,
+                    now,
+                    1,
+                    1,
+                    True,
+                    0,
+                )
+            ],
         )
         _copy(
             cursor,
