@@ -226,6 +226,9 @@ AXES_CLIENT_IP_CALLABLE = "config.accounts.client_ip_address"
 # Django's validators let "aaaaaaaaaaaa" through; this one refuses so few distinct characters.
 # A session lasts a working day (ASVS 3.3.2 level 2: re-authenticate every 12 hours).
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE_HOURS", 12, minimum=1) * 60 * 60
+# Database sessions (a logout or a password change ends them on every server at once), read
+# with one plain SQL statement instead of an ORM query built per request: see config/sessions.py.
+SESSION_ENGINE = "config.sessions"
 
 # Content-Security-Policy: no inline scripts or styles anywhere, so the policy is strict.
 SECURE_CSP = {
