@@ -67,6 +67,7 @@ _SEGMENT = re.compile(r'class="segment-card"[^>]*data-segment-id="(\d+)"')
 _FORM = re.compile(r'<form id="answer-form"[^>]*action="([^"]+)"')
 _VERSION = re.compile(r'name="version"[^>]*value="(\d*)"|value="(\d*)"[^>]*name="version"')
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+_REFUSED = 'class="alert alert-error save-error"'
 
 
 # --- Set-up (a child with Django and the production settings) ----------------------------
@@ -345,6 +346,38 @@ def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
+class PostgresSampler:
+    """CPU of the bench database's backends over a window, sampled every half second.
+
+    Django closes a connection after ``CONN_MAX_AGE`` (60 s) and opens another: a before and
+    after reading alone would lose the CPU of every backend that ended in the window.
+    """
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        self.url = url
+        self.first = postgres_cpu(url)
+        self.last = dict(self.first)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.wait(0.5):
+            self._sample()
+
+    def _sample(self) -> None:
+        for pid, seconds in postgres_cpu(self.url).items():
+            self.last[pid] = max(seconds, self.last.get(pid, 0.0))
+
+    def stop(self) -> float:
+        self.stopping.set()
+        self.thread.join()
+        self._sample()
+        return _cpu_delta(self.first, self.last)
+
+
 @dataclass
 class Server:
     process: subprocess.Popen
@@ -441,6 +474,7 @@ class Tally:
     errors: list[str] = field(default_factory=list)  # connection errors, timeouts
     acknowledged: list[tuple[int, int]] = field(default_factory=list)  # (user, segment)
     finished: int = 0  # annotators told their queue is empty
+    refused: int = 0  # 200s that refused the answer in place (late answers)
 
     def status(self, code: int) -> None:
         self.statuses[code] = self.statuses.get(code, 0) + 1
@@ -523,7 +557,12 @@ class Annotator:
             if response.status_code >= 500 or len(tally.errors) < 20:
                 tally.errors.append(f"POST {response.status_code}: {response.text[:200]}")
             return None
-        tally.acknowledged.append((self.user_id, shown.segment_id))
+        if _REFUSED in response.text:
+            # A 200 that refuses in place (a late answer for a segment that others finished
+            # meanwhile) and shows the next segment: not stored, and not an error.
+            tally.refused += 1
+        else:
+            tally.acknowledged.append((self.user_id, shown.segment_id))
         return Shown.parse(response.text)
 
     async def run(
@@ -673,7 +712,7 @@ def run_scenario(
 
     def on_start() -> None:
         snapshot["gunicorn"] = gunicorn_cpu(server.master)
-        snapshot["postgres"] = postgres_cpu(url)
+        snapshot["postgres"] = PostgresSampler(url)
         snapshot["client"] = time.process_time()
 
     tally, elapsed = asyncio.run(
@@ -688,7 +727,7 @@ def run_scenario(
         )
     )
     server_cpu = _cpu_delta(snapshot["gunicorn"], gunicorn_cpu(server.master))
-    db_cpu = _cpu_delta(snapshot["postgres"], postgres_cpu(url))
+    db_cpu = snapshot["postgres"].stop()
     client_cpu = time.process_time() - snapshot["client"]
     latencies = sorted(tally.latencies_ms)
     submits = len(tally.acknowledged)
@@ -699,6 +738,7 @@ def run_scenario(
         "window_s": elapsed,
         "annotators": len(data["sessions"]),
         "finished_annotators": tally.finished,
+        "refused_in_place": tally.refused,
         "submits": submits,
         "submits_per_s": submits / elapsed if elapsed else 0.0,
         "p50_ms": _percentile(latencies, 0.50),
@@ -732,6 +772,7 @@ def _line(result: dict[str, Any]) -> list[str]:
         f" connection errors {result['client_errors']}",
         f"    database: {checks['stored']:,} stored of {checks['acknowledged']:,} acknowledged"
         f" ({checks['acknowledged_missing']} acknowledged but missing,"
+        f" {result['refused_in_place']} refused in place as late,"
         f" {checks['stored_unacknowledged']} stored unacknowledged);"
         f" {checks['segments_over_k']:,} of {checks['segments_answered']:,} answered segments"
         f" over k={K} (max {checks['max_answers_per_segment']}),"
