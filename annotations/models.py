@@ -472,3 +472,46 @@ class GoldLabelEvent(models.Model):
 
     def __str__(self) -> str:
         return f"gold event {self.segment_id} in {self.project_id} v{self.version}"
+
+
+class SegmentReview(models.Model):
+    """What one segment's answers say together, kept by ``review_segment_refresh`` in the
+    transaction that changes them: the review queue, the data browser and the gold counts
+    read these rows through indexes instead of the answers.
+
+    ``agreement`` is the share of agreeing pairs (same label set) among the submitted
+    answers, null under two; ``gold`` mirrors the segment's gold label source ("" for
+    none) and ``reviewed`` whether a reviewer set it. ``sample_rank`` (0–99, drawn once)
+    picks the quality-control sample: rows under ``Project.review_sample_percent``.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    segment = models.ForeignKey("articles.Segment", on_delete=models.CASCADE, related_name="+")
+    submitted = models.PositiveSmallIntegerField(default=0)
+    skipped = models.PositiveSmallIntegerField(default=0)
+    agreement = models.FloatField(null=True, blank=True)
+    disagree = models.BooleanField(default=False)
+    unsure = models.BooleanField(default=False)
+    commented = models.BooleanField(default=False)
+    gold = models.CharField(max_length=12, blank=True, choices=GoldLabel.Source)
+    reviewed = models.BooleanField(default=False)
+    sample_rank = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project_id", "segment_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "segment"], name="segment_review_unique"),
+        ]
+        indexes = [
+            # The review queue: flagged segments without gold, lowest agreement first.
+            models.Index(
+                fields=["project", "agreement", "segment"],
+                condition=Q(gold="") & (Q(disagree=True) | Q(unsure=True) | Q(commented=True)),
+                name="segment_review_queue",
+            ),
+            # Gold counts by source, and the browser's gold filter.
+            models.Index(fields=["project", "gold"], name="segment_review_gold"),
+        ]
+
+    def __str__(self) -> str:
+        return f"review of {self.segment_id} in {self.project_id}"

@@ -20,6 +20,7 @@ from ..models import (
     Project,
 )
 from .history import answer_snapshot, history_event, label_triples
+from .review import review_segment_refresh
 
 
 class AnnotationRejected(ValueError):
@@ -115,6 +116,7 @@ def annotation_submit(
                     history_event(annotation=annotation, actor=annotator, before=None, after=after)
                 )
                 progress = _progress_add(project, annotator, status, +1)
+                review_segment_refresh(project=project, segment_id=segment.pk)
                 return SubmitResult(annotation, progress)
             # An answer was stored first (a double click, another tab): compare with it.
         current = (
@@ -150,6 +152,7 @@ def annotation_submit(
             )
         after = answer_snapshot(current, label_triples(labels))
         _record(history_event(annotation=current, actor=annotator, before=before, after=after))
+        review_segment_refresh(project=project, segment_id=segment.pk)
         if previous_status != status:
             _progress_add(project, annotator, previous_status, -1)
             return SubmitResult(current, _progress_add(project, annotator, status, +1))
