@@ -2,14 +2,16 @@
 
 Roles (``Membership.Role``) grant capabilities; superusers have all of them on every project.
 
-=============  ====  ========  ======
-capability     view  annotate  manage
-=============  ====  ========  ======
-reviewer       yes   no        no
-annotator      yes   yes       no
-manager        yes   yes       yes
-superuser      yes   yes       yes
-=============  ====  ========  ======
+=============  ====  ========  ======  ======
+capability     view  annotate  review  manage
+=============  ====  ========  ======  ======
+reviewer       yes   no        yes     no
+annotator      yes   yes       no      no
+manager        yes   yes       yes     yes
+superuser      yes   yes       yes     yes
+=============  ====  ========  ======  ======
+
+``review`` is deciding gold labels and browsing every answer of the project.
 
 A project the user is not a member of does not exist for them (404); a member without the
 needed capability gets 403.
@@ -33,11 +35,12 @@ ADMIN_ROLE = "admin"
 class Capability(enum.StrEnum):
     VIEW = "view"
     ANNOTATE = "annotate"
+    REVIEW = "review"
     MANAGE = "manage"
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
-    Membership.Role.REVIEWER: frozenset({Capability.VIEW}),
+    Membership.Role.REVIEWER: frozenset({Capability.VIEW, Capability.REVIEW}),
     Membership.Role.ANNOTATOR: frozenset({Capability.VIEW, Capability.ANNOTATE}),
     Membership.Role.MANAGER: frozenset(Capability),
     ADMIN_ROLE: frozenset(Capability),
@@ -57,6 +60,10 @@ class ProjectAccess:
     @property
     def can_annotate(self) -> bool:
         return self.allows(Capability.ANNOTATE)
+
+    @property
+    def can_review(self) -> bool:
+        return self.allows(Capability.REVIEW)
 
     @property
     def can_manage(self) -> bool:

@@ -19,6 +19,7 @@ from articles.models import Collection, Segmentation
 
 from .models import (
     Annotation,
+    GoldLabel,
     Label,
     LabelSet,
     Membership,
@@ -26,6 +27,7 @@ from .models import (
     color_validator,
     shortcut_validator,
 )
+from .services.browse import NO_GOLD, STATUS_LABELS, BrowseFilters, SegmentStatus
 
 # Project set-up forms (views/setup.py, views/labels.py)
 
@@ -147,6 +149,18 @@ class ProjectSettingsForm(forms.Form):
         max_value=MAX_ANNOTATORS_PER_SEGMENT,
         help_text="How many people label each segment.",
     )
+    auto_accept_unanimous = forms.BooleanField(
+        required=False,
+        label="Accept unanimous answers as gold labels",
+        help_text="When all k answers agree (none unsure, no comment), no review is needed.",
+    )
+    review_sample_percent = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        label="Quality-control sample (%)",
+        help_text="Share of agreed segments also put in the review queue.",
+    )
 
     @classmethod
     def initial_for(cls, project: Project) -> dict[str, object]:
@@ -155,6 +169,8 @@ class ProjectSettingsForm(forms.Form):
             "description": project.description,
             "multi_label": project.multi_label,
             "annotators_per_segment": project.annotators_per_segment,
+            "auto_accept_unanimous": project.auto_accept_unanimous,
+            "review_sample_percent": project.review_sample_percent,
         }
 
 
@@ -497,3 +513,83 @@ class AnswerForm(forms.Form):
             if errors:
                 return str(errors[0])
         return MALFORMED
+
+
+# Review forms (views/review.py)
+
+
+class GoldLabelForm(forms.Form):
+    """A reviewer's decision: the final labels and a note (``action=submit``), or passing
+    on to the next segment (``action=skip``). The labels are the project's own; the
+    service checks the rest (how many, retired ones)."""
+
+    action = forms.ChoiceField(choices=[("submit", "Save"), ("skip", "Next")], initial="submit")
+    labels = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    note = forms.CharField(required=False, max_length=2000, strip=True)
+    version = forms.IntegerField(min_value=0, initial=0)
+
+    def __init__(self, *args: object, labels: list[Label], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.labels_by_id = {label.pk: label for label in labels}
+        self.fields["labels"].choices = [(label.pk, label.name) for label in labels]
+        self.fields["labels"].error_messages["invalid_choice"] = (
+            "A label that is not in this project's label set was sent; nothing was saved."
+        )
+
+    def clean_labels(self) -> list[Label]:
+        return [self.labels_by_id[pk] for pk in sorted(set(self.cleaned_data["labels"]))]
+
+    def sent_label_ids(self) -> set[int]:
+        """The posted label ids that belong to the project (to show them again)."""
+        sent: set[int] = set()
+        for raw in self.data.getlist("labels") if hasattr(self.data, "getlist") else []:
+            if raw.isdigit() and int(raw) in self.labels_by_id:
+                sent.add(int(raw))
+        return sent
+
+    def messages(self) -> str:
+        return " ".join(str(error) for errors in self.errors.values() for error in errors)
+
+
+class BrowseForm(forms.Form):
+    """The data browser's filters (a GET form); ``after`` is the keyset of the page."""
+
+    q = forms.CharField(required=False, max_length=200, label="Text")
+    label = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    annotator = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    status = forms.ChoiceField(required=False)
+    gold = forms.ChoiceField(required=False, label="Gold label")
+    unsure = forms.BooleanField(required=False, label="Unsure")
+    comment = forms.BooleanField(required=False, label="Comment")
+    disagreement = forms.BooleanField(required=False, label="Disagreement")
+    after = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def __init__(
+        self, *args: object, labels: list[Label], annotators: list[tuple[int, str]], **kwargs
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["label"].choices = [("", "any label")] + [
+            (label.pk, label.name) for label in labels
+        ]
+        self.fields["annotator"].choices = [("", "anyone"), *annotators]
+        self.fields["status"].choices = [("", "any status")] + [
+            (status.value, text) for status, text in STATUS_LABELS.items()
+        ]
+        self.fields["gold"].choices = [
+            ("", "any"),
+            (NO_GOLD, "none"),
+            *GoldLabel.Source.choices,
+        ]
+
+    def filters(self) -> BrowseFilters:
+        data = self.cleaned_data
+        return BrowseFilters(
+            text=data["q"].strip(),
+            label_id=data["label"],
+            annotator_id=data["annotator"],
+            status=SegmentStatus(data["status"]) if data["status"] else None,
+            unsure=data["unsure"],
+            commented=data["comment"],
+            disagreement=data["disagreement"],
+            gold=data["gold"],
+        )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import annotate, history, imports, labels, members, projects, setup
+from .views import annotate, browse, history, imports, labels, members, projects, review, setup
 
 app_name = "annotations"
 
@@ -27,6 +27,11 @@ urlpatterns = [
         annotate.article_detail,
         name="article_detail",
     ),
+    # Review and the data browser (views/review.py, views/browse.py)
+    path("p/<slug:slug>/review/", review.review, name="review"),
+    path("p/<slug:slug>/review/<int:segment_id>/", review.gold_save, name="gold_save"),
+    path("p/<slug:slug>/reviewed/", review.reviewed, name="reviewed"),
+    path("p/<slug:slug>/browse/", browse.data_browser, name="data_browser"),
     # Project set-up (views/setup.py, views/labels.py)
     path("projects/new/", setup.project_create, name="project_create"),
     path("p/<slug:slug>/settings/", setup.project_edit, name="project_edit"),

@@ -22,6 +22,7 @@ from tests.factories import MembershipFactory
 #   create    superusers, holders of annotations.add_project, managers of any project
 #   view      members of the project (any role) and superusers
 #   annotate  annotators and managers of the project, superusers
+#   review    reviewers and managers of the project, superusers
 #   manage    managers of the project, superusers
 MATRIX: dict[str, tuple[str, set[str]]] = {
     "login": ("public", {"GET", "POST"}),
@@ -35,6 +36,10 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "annotations:article_detail": ("annotate", {"GET"}),
     "annotations:annotation_save": ("annotate", {"POST"}),
     "annotations:segment_history": ("manage", {"GET"}),
+    "annotations:review": ("review", {"GET"}),
+    "annotations:gold_save": ("review", {"POST"}),
+    "annotations:data_browser": ("review", {"GET"}),
+    "annotations:reviewed": ("annotate", {"GET"}),
     "annotations:project_edit": ("manage", {"GET", "POST"}),
     "annotations:label_set_edit": ("manage", {"GET"}),
     "annotations:label_create": ("manage", {"POST"}),
@@ -57,9 +62,10 @@ ALLOWED = {
     "create": {"manager", "admin_user"},
     "view": {"reviewer", "annotator", "manager", "admin_user"},
     "annotate": {"annotator", "manager", "admin_user"},
+    "review": {"reviewer", "manager", "admin_user"},
     "manage": {"manager", "admin_user"},
 }
-PROJECT_SCOPED = {"view", "annotate", "manage"}
+PROJECT_SCOPED = {"view", "annotate", "review", "manage"}
 
 
 def routes() -> dict[str, str]:

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from articles.models import Collection
 
 from ..models import AnnotationLabel, Label, LabelSet, Membership, Project
+from ..tasks import review_backfill_run
 
 
 class SetupRejected(ValueError):
@@ -129,9 +130,15 @@ def project_update(
     description: str,
     multi_label: bool,
     annotators_per_segment: int,
+    auto_accept_unanimous: bool | None = None,
+    review_sample_percent: int | None = None,
 ) -> Project:
     """Change a project's settings. Going from several labels per segment to one is refused
-    while any annotation has several labels (``SetupRejected`` says how many)."""
+    while any annotation has several labels (``SetupRejected`` says how many).
+
+    The review settings are left as they are when ``None``. When k or the automatic
+    acceptance changed, the review rows and automatic gold labels are recomputed in the
+    background (``review_backfill_run``) once this commits."""
     with transaction.atomic():
         current = Project.objects.select_for_update().get(pk=project.pk)
         if current.multi_label and not multi_label:
@@ -146,8 +153,26 @@ def project_update(
         current.name = name
         current.description = description
         current.multi_label = multi_label
+        review_changed = current.annotators_per_segment != annotators_per_segment
         current.annotators_per_segment = annotators_per_segment
-        current.save(update_fields=["name", "description", "multi_label", "annotators_per_segment"])
+        if auto_accept_unanimous is not None:
+            review_changed |= current.auto_accept_unanimous != auto_accept_unanimous
+            current.auto_accept_unanimous = auto_accept_unanimous
+        if review_sample_percent is not None:
+            current.review_sample_percent = review_sample_percent
+        current.save(
+            update_fields=[
+                "name",
+                "description",
+                "multi_label",
+                "annotators_per_segment",
+                "auto_accept_unanimous",
+                "review_sample_percent",
+            ]
+        )
+        if review_changed:
+            project_id = current.pk
+            transaction.on_commit(lambda: review_backfill_run.enqueue(project_id))
     return current
 
 
