@@ -523,7 +523,8 @@ class GoldLabelForm(forms.Form):
     on to the next segment (``action=skip``). The labels are the project's own; the
     service checks the rest (how many, retired ones)."""
 
-    action = forms.ChoiceField(choices=[("submit", "Save"), ("skip", "Next")], initial="submit")
+    # Not required: a keyboard submit through htmx may not carry the button's value.
+    action = forms.ChoiceField(choices=[("submit", "Save"), ("skip", "Next")], required=False)
     labels = forms.TypedMultipleChoiceField(coerce=int, required=False)
     note = forms.CharField(required=False, max_length=2000, strip=True)
     version = forms.IntegerField(min_value=0, initial=0)
@@ -535,6 +536,9 @@ class GoldLabelForm(forms.Form):
         self.fields["labels"].error_messages["invalid_choice"] = (
             "A label that is not in this project's label set was sent; nothing was saved."
         )
+
+    def clean_action(self) -> str:
+        return self.cleaned_data["action"] or "submit"
 
     def clean_labels(self) -> list[Label]:
         return [self.labels_by_id[pk] for pk in sorted(set(self.cleaned_data["labels"]))]

@@ -4,6 +4,7 @@ queue, and reviewers' decisions with optimistic locking."""
 from __future__ import annotations
 
 import pytest
+from django_tasks_db.models import DBTaskResult
 
 from annotations.models import Annotation, GoldLabel, GoldLabelEvent, Membership, SegmentReview
 from annotations.services.answers import annotation_submit
@@ -19,6 +20,7 @@ from annotations.services.review import (
     review_sample,
     summarise,
 )
+from annotations.services.setup import project_update
 from articles.models import Segment
 from tests.factories import MembershipFactory, labelled_project
 
@@ -440,3 +442,59 @@ def test_the_sample_holds_the_share_of_agreed_segments_asked_for(team_project, t
     assert (item.segment_id, item.sample) == (segments(team_project)[0].pk, True)
     team_project.review_sample_percent = 0
     assert review_next(project=team_project) is None
+
+
+# Settings changes recompute in the background
+
+
+def test_raising_k_in_the_settings_withdraws_automatic_gold_through_the_task(
+    settings, django_capture_on_commit_callbacks, team_project, team
+) -> None:
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    segment = segments(team_project)[0]
+    one = labels(team_project)[0]
+    for user in team:
+        answer(team_project, segment, user, [one])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        project_update(
+            project=team_project,
+            name=team_project.name,
+            description="",
+            multi_label=True,
+            annotators_per_segment=4,
+        )
+
+    assert gold_of(team_project, segment) is None
+
+
+def test_a_settings_change_queues_the_recount_for_the_worker(
+    django_capture_on_commit_callbacks, team_project
+) -> None:
+    # The real backend: a row for the database worker (`manage.py db_worker`).
+    with django_capture_on_commit_callbacks(execute=True):
+        project_update(
+            project=team_project,
+            name=team_project.name,
+            description="",
+            multi_label=True,
+            annotators_per_segment=3,
+            auto_accept_unanimous=False,
+        )
+
+    queued = DBTaskResult.objects.get()
+    assert queued.task_path == "annotations.tasks.review_backfill_run"
+    assert queued.args_kwargs["args"] == [team_project.pk]
+
+
+def test_renaming_a_project_queues_nothing(django_capture_on_commit_callbacks, team_project):
+    with django_capture_on_commit_callbacks(execute=True):
+        project_update(
+            project=team_project,
+            name="Renamed",
+            description="",
+            multi_label=True,
+            annotators_per_segment=3,
+        )
+
+    assert not DBTaskResult.objects.exists()

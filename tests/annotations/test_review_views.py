@@ -326,3 +326,20 @@ def test_the_reviewed_list_pages_by_segment(client, team_project, pair) -> None:
     assert "<html" not in html
     assert html.count("<tr class=") == 1
     assert segments(team_project)[-1].text[:20] in html
+
+
+def test_a_keyboard_save_without_the_buttons_value_is_a_save(
+    checker_client, team_project, pair
+) -> None:
+    # htmx may post a form submitted from the keyboard without the submit button's value.
+    segment = segments(team_project)[0]
+    disagree_on(team_project, pair, segment)
+
+    response = checker_client.post(
+        save_url(team_project, segment),
+        {"labels": [labels(team_project)[0].pk], "version": 0},
+        **HTMX,
+    )
+
+    assert response.status_code == 200
+    assert GoldLabel.objects.get(segment=segment).source == "adjudicated"
