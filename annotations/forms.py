@@ -529,11 +529,13 @@ class GoldLabelForm(forms.Form):
     note = forms.CharField(required=False, max_length=2000, strip=True)
     version = forms.IntegerField(min_value=0, initial=0)
 
-    def __init__(self, *args: object, labels: list[Label], **kwargs: object) -> None:
+    def __init__(self, *args: Any, labels: list[Label], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.labels_by_id = {label.pk: label for label in labels}
-        self.fields["labels"].choices = [(label.pk, label.name) for label in labels]
-        self.fields["labels"].error_messages["invalid_choice"] = (
+        field = self.fields["labels"]
+        assert isinstance(field, forms.TypedMultipleChoiceField)
+        field.choices = [(label.pk, label.name) for label in labels]
+        field.error_messages["invalid_choice"] = (
             "A label that is not in this project's label set was sent; nothing was saved."
         )
 
@@ -569,21 +571,19 @@ class BrowseForm(forms.Form):
     after = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def __init__(
-        self, *args: object, labels: list[Label], annotators: list[tuple[int, str]], **kwargs
+        self, *args: Any, labels: list[Label], annotators: list[tuple[int, str]], **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["label"].choices = [("", "any label")] + [
-            (label.pk, label.name) for label in labels
-        ]
-        self.fields["annotator"].choices = [("", "anyone"), *annotators]
-        self.fields["status"].choices = [("", "any status")] + [
-            (status.value, text) for status, text in STATUS_LABELS.items()
-        ]
-        self.fields["gold"].choices = [
-            ("", "any"),
-            (NO_GOLD, "none"),
-            *GoldLabel.Source.choices,
-        ]
+        choices: dict[str, list[tuple[Any, str]]] = {
+            "label": [("", "any label"), *((label.pk, label.name) for label in labels)],
+            "annotator": [("", "anyone"), *annotators],
+            "status": [("", "any status"), *((s.value, t) for s, t in STATUS_LABELS.items())],
+            "gold": [("", "any"), (NO_GOLD, "none"), *GoldLabel.Source.choices],
+        }
+        for name, options in choices.items():
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = options
 
     def filters(self) -> BrowseFilters:
         data = self.cleaned_data

@@ -13,6 +13,7 @@ import enum
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db.models import Exists, F, OuterRef, Q
 
 from articles.models import Segment
@@ -234,7 +235,7 @@ class ReviewedPage:
 
 
 def reviewed_answers(
-    *, project: Project, annotator, after: int = 0, limit: int = PAGE_SIZE
+    *, project: Project, annotator: User, after: int = 0, limit: int = PAGE_SIZE
 ) -> ReviewedPage:
     """``annotator``'s answers to segments that have a gold label, in segment order after
     segment id ``after`` (four queries a page)."""

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connections, router, transaction
 from django.db.models import Count, F, Q, QuerySet
 
@@ -221,10 +221,10 @@ def _lock_row(project_id: int, segment_id: int) -> bool:
     db = connections[router.db_for_write(SegmentReview)]
     quote = db.ops.quote_name
     table = quote(meta.db_table)
-    project_col = quote(meta.get_field("project").column)
-    segment_col = quote(meta.get_field("segment").column)
-    rank = quote(meta.get_field("sample_rank").column)
-    gold = quote(meta.get_field("gold").column)
+    project_col = quote("project_id")
+    segment_col = quote("segment_id")
+    rank = quote("sample_rank")
+    gold = quote("gold")
     sql = (
         f"INSERT INTO {table} ({project_col}, {segment_col}, {rank},"
         f" {quote('submitted')}, {quote('skipped')}, {quote('disagree')}, {quote('unsure')},"
@@ -273,7 +273,7 @@ def _gold_create(
     segment_id: int,
     *,
     source: str,
-    reviewer: AbstractBaseUser | None,
+    reviewer: User | None,
     note: str,
     label_ids: Iterable[int],
 ) -> GoldLabel:
@@ -308,7 +308,7 @@ def gold_label_set(
     *,
     project: Project,
     segment: Segment,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     labels: Sequence[Label],
     note: str = "",
     expected_version: int = 0,
@@ -341,6 +341,10 @@ def gold_label_set(
         has_gold = _lock_row(project.pk, segment.pk)
         current = _gold_for_update(project, segment.pk) if has_gold else None
         stored_ids = frozenset(current.label_ids()) if current else frozenset()
+        # A retired label may stay on a gold label that has it, never be chosen anew.
+        retired = [label for label in labels if not label.active and label.pk not in stored_ids]
+        if retired:
+            raise GoldRejected(f"“{retired[0].name}” is no longer in use; choose another label.")
         if current is not None and current.version != expected_version:
             if current.reviewer_id is not None and (stored_ids, current.note) == (
                 label_ids,

@@ -3,9 +3,11 @@ label, filtered, in keyset pages (``?after=<segment id>``)."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+
+from config.http import AuthenticatedHttpRequest
 
 from ..access import Capability, get_project_for_user
 from ..forms import BrowseForm
@@ -17,7 +19,7 @@ TEMPLATE = "annotations/data_browse.html"
 
 
 @require_GET
-def data_browser(request: HttpRequest, slug: str) -> HttpResponse:
+def data_browser(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """The browser page; htmx gets the ``results`` partial (filters changed, next page)."""
     access = get_project_for_user(request.user, slug, need=Capability.REVIEW)
     project = access.project

@@ -13,13 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
 from articles.models import Segment
+from config.http import AuthenticatedHttpRequest
 
 from ..access import Capability, ProjectAccess, get_project_for_user
 from ..forms import GoldLabelForm
@@ -69,7 +70,7 @@ def _review_url(access: ProjectAccess, segment_id: int | None) -> str:
 
 
 def _render(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     access: ProjectAccess,
     segment: Segment | None,
     *,
@@ -185,25 +186,26 @@ def _history(project, segment: Segment, labels_by_id: dict[int, Label]) -> list[
     return rows
 
 
-def _names(request: HttpRequest) -> bool:
+def _names(request: AuthenticatedHttpRequest) -> bool:
     return request.GET.get("names") == "1" or request.POST.get("names") == "1"
 
 
 @require_GET
-def review(request: HttpRequest, slug: str) -> HttpResponse:
+def review(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """The review screen: ``?segment=<id>`` opens that segment, else the queue's first."""
     access = get_project_for_user(request.user, slug, need=Capability.REVIEW)
     names = _names(request)
     if request.GET.get("segment"):
-        segment = _segment_or_404(access, request.GET["segment"])
-        return _render(request, access, segment, names=names)
+        return _render(
+            request, access, _segment_or_404(access, request.GET["segment"]), names=names
+        )
     item = review_next(project=access.project)
-    segment = _segment_or_404(access, item.segment_id) if item else None
-    return _render(request, access, segment, names=names, sample=bool(item and item.sample))
+    following = _segment_or_404(access, item.segment_id) if item else None
+    return _render(request, access, following, names=names, sample=bool(item and item.sample))
 
 
 @require_POST
-def gold_save(request: HttpRequest, slug: str, segment_id: int) -> HttpResponse:
+def gold_save(request: AuthenticatedHttpRequest, slug: str, segment_id: int) -> HttpResponse:
     """Store the reviewer's gold label for a segment (or pass on it), then show the next
     item of the review queue; refusals come back in place (400, 409 with the stored one)."""
     access = get_project_for_user(request.user, slug, need=Capability.REVIEW)
@@ -275,7 +277,7 @@ def gold_save(request: HttpRequest, slug: str, segment_id: int) -> HttpResponse:
 
 
 @require_GET
-def reviewed(request: HttpRequest, slug: str) -> HttpResponse:
+def reviewed(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """My answers next to the gold labels decided for their segments (annotators)."""
     access = get_project_for_user(request.user, slug, need=Capability.ANNOTATE)
     try:

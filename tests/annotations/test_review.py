@@ -498,3 +498,27 @@ def test_renaming_a_project_queues_nothing(django_capture_on_commit_callbacks, t
         )
 
     assert not DBTaskResult.objects.exists()
+
+
+def test_a_retired_label_is_refused_unless_the_gold_label_has_it(team_project, boss) -> None:
+    segment = segments(team_project)[0]
+    one, two = labels(team_project)[:2]
+    gold_label_set(project=team_project, segment=segment, reviewer=boss, labels=[one])
+    one.active = two.active = False
+    one.save()
+    two.save()
+
+    kept = gold_label_set(
+        project=team_project,
+        segment=segment,
+        reviewer=boss,
+        labels=[one],
+        note="kept",
+        expected_version=1,
+    )
+    with pytest.raises(GoldRejected, match="no longer in use"):
+        gold_label_set(
+            project=team_project, segment=segment, reviewer=boss, labels=[two], expected_version=2
+        )
+
+    assert kept.gold.version == 2
