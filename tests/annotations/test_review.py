@@ -3,7 +3,10 @@ queue, and reviewers' decisions with optimistic locking."""
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.core.management import CommandError, call_command
 from django_tasks_db.models import DBTaskResult
 
 from annotations.models import Annotation, GoldLabel, GoldLabelEvent, Membership, SegmentReview
@@ -522,3 +525,28 @@ def test_a_retired_label_is_refused_unless_the_gold_label_has_it(team_project, b
         )
 
     assert kept.gold.version == 2
+
+
+def test_the_backfill_command_fills_review_rows_for_older_answers(team_project, team) -> None:
+    segment = segments(team_project)[0]
+    one = labels(team_project)[0]
+    for user in team:
+        answer(team_project, segment, user, [one])
+    # As if answered before review existed.
+    GoldLabel.objects.all().delete()
+    GoldLabelEvent.objects.all().delete()
+    SegmentReview.objects.all().delete()
+    out = StringIO()
+
+    call_command("review_backfill", team_project.slug, stdout=out)
+
+    assert out.getvalue() == "triple: 1 answered segments, 1 accepted as unanimous, 0 withdrawn.\n"
+    assert gold_of(team_project, segment).source == "unanimous"
+    assert SegmentReview.objects.get(project=team_project, segment=segment).submitted == 3
+
+
+def test_the_backfill_command_needs_a_project(team_project) -> None:
+    with pytest.raises(CommandError, match="Name one or more"):
+        call_command("review_backfill")
+    with pytest.raises(CommandError, match="No such project: nope"):
+        call_command("review_backfill", "nope")
