@@ -397,6 +397,10 @@ class ImportUploadForm(forms.Form):
         initial=Segmentation.PARAGRAPH,
     )
     time_zone = forms.ChoiceField(label="Time zone of dates without one", choices=[])
+    skip_invalid = forms.BooleanField(
+        label="Keep going: leave out pages or records without a usable article",
+        required=False,
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

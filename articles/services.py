@@ -29,8 +29,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 from psycopg.copy import QueuedLibpqWriter
 
-from .ingestion import readers
+from .ingestion import near_duplicates, readers
 from .ingestion.errors import ImportProblem, ImportRejected
+from .ingestion.near_duplicates import NearDuplicateIndex
 from .ingestion.readers import ArticleRecord
 from .ingestion.segmenting import build_body, paragraph_spans, sentence_spans
 from .ingestion.sources import FORMATS, ProgressCounter, SourceFile, iter_sources
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 # A run stops reading once it has found this many problems: enough to fix a file in one go.
 MAX_REPORTED_PROBLEMS = 100
+# A batch keeps this many of the pages or records a "keep going" import left out.
+MAX_LISTED_SKIPPED = 1000
 # Articles are written in chunks: big enough for fast bulk inserts, small enough that memory
 # stays flat however large the input is.
 WRITE_CHUNK = 2000
@@ -59,7 +62,10 @@ class ImportResult:
     articles_created: int = 0
     duplicates_skipped: int = 0
     segments_created: int = 0
+    near_duplicates: int = 0
     errors: list[ImportProblem] = field(default_factory=list)
+    # Left out by a "keep going" import: pages or records that hold no usable article.
+    skipped: list[ImportProblem] = field(default_factory=list)
     dry_run: bool = False
     batch: ImportBatch | None = None
 
@@ -72,7 +78,9 @@ class ImportResult:
             "articles_created": self.articles_created,
             "duplicates_skipped": self.duplicates_skipped,
             "segments_created": self.segments_created,
+            "near_duplicates": self.near_duplicates,
             "errors": [problem.as_dict() for problem in self.errors],
+            "skipped": [problem.as_dict() for problem in self.skipped],
         }
 
     def summary(self) -> str:
@@ -83,10 +91,19 @@ class ImportResult:
                 return f"Dry run: {found}; this import would be refused."
             return f"Import refused: {found}; nothing was imported."
         prefix = "Dry run: would create" if self.dry_run else "Created"
-        return (
+        summary = (
             f"{prefix} {self.articles_created} articles and {self.segments_created} segments;"
             f" skipped {self.duplicates_skipped} duplicates."
         )
+        if self.near_duplicates:
+            summary += f" {self.near_duplicates} are near-copies of an earlier article."
+        if self.skipped:
+            left = "would leave" if self.dry_run else "left"
+            summary += (
+                f" Kept going: {left} out {len(self.skipped)} page(s) or record(s)"
+                " without a usable article."
+            )
+        return summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +123,11 @@ class ImportProgress:
 
 
 class _ArticleWriter:
-    """Buffers records into articles and writes them, and their segments, in bulk."""
+    """Buffers records into articles and writes them, and their segments, in bulk.
+
+    Each new article is also compared with every article before it (in the collection and
+    earlier in this input) for near-duplicates; a near-copy records its group's first article.
+    """
 
     def __init__(
         self,
@@ -115,17 +136,26 @@ class _ArticleWriter:
         batch: ImportBatch | None,
         segmentation: Segmentation,
         zone: ZoneInfo,
+        near_duplicate_threshold: float,
     ) -> None:
         self.collection = collection
         self.batch = batch
         self.segmentation = segmentation
         self.spans_of = SPAN_FUNCTIONS[segmentation]
         self.zone = zone
-        self.pending: dict[str, Article] = {}
+        self.pending: dict[str, _Pending] = {}
         self.articles_read = 0
         self.articles_created = 0
         self.segments_created = 0
         self.duplicates_skipped = 0
+        self.near_duplicates = 0
+        self.near_duplicate_threshold = near_duplicate_threshold
+        self._index: NearDuplicateIndex | None = None
+
+    def _near_duplicate_index(self) -> NearDuplicateIndex:
+        if self._index is None:
+            self._index = _collection_index(self.collection, self.near_duplicate_threshold)
+        return self._index
 
     def add(self, record: ArticleRecord) -> None:
         self.articles_read += 1
@@ -137,7 +167,10 @@ class _ArticleWriter:
         published_at = record.published_at
         if published_at is not None and timezone.is_naive(published_at):
             published_at = published_at.replace(tzinfo=self.zone)
-        self.pending[content_hash] = Article(
+        sig = near_duplicates.signature(body)
+        index = self._near_duplicate_index()
+        match = index.match(sig)
+        article = Article(
             collection=self.collection,
             title=record.title,
             body=body,
@@ -148,7 +181,16 @@ class _ArticleWriter:
             segmentation=self.segmentation,
             metadata=record.metadata,
             import_batch=self.batch,
+            minhash=sig,
         )
+        if match is None:
+            pending = _Pending(article, near_duplicates.Group(), first=True)
+        else:
+            pending = _Pending(article, match.group, first=False)
+            article.duplicate_similarity = match.similarity
+            self.near_duplicates += 1
+        index.add(sig, pending.group)
+        self.pending[content_hash] = pending
         if len(self.pending) >= WRITE_CHUNK:
             self.flush()
 
@@ -162,18 +204,30 @@ class _ArticleWriter:
                 collection=self.collection, content_hash__in=list(self.pending)
             ).values_list("content_hash", flat=True)
         )
-        new = [article for key, article in self.pending.items() if key not in existing]
-        self.duplicates_skipped += len(self.pending) - len(new)
+        new = [pending for key, pending in self.pending.items() if key not in existing]
+        skipped = len(self.pending) - len(new)
+        if skipped:
+            # An exact copy of a stored article matched that article's group too.
+            self.near_duplicates -= sum(1 for key in existing if not self.pending[key].first)
+        self.duplicates_skipped += skipped
         self.pending = {}
         if not new:
             return
+        articles = [pending.article for pending in new]
         if connection.vendor == "postgresql":
-            segments_created = _copy_into_postgresql(new, self.spans_of)
+            _reserve_ids(articles)
+            _link_groups(new)
+            segments_created = _copy_into_postgresql(articles, self.spans_of)
         else:
-            Article.objects.bulk_create(new)
+            # Copies of an article in this same chunk are linked once it has its id.
+            _link_groups(new)
+            late = [p.article for p in new if not p.first and p.group.pk is None]
+            Article.objects.bulk_create(articles)
+            _link_groups(new)
+            Article.objects.bulk_update(late, ["duplicate_of"], batch_size=500)
             segments = [
                 segment
-                for article in new
+                for article in articles
                 for segment in article.build_segments(self.spans_of(article.body))
             ]
             Segment.objects.bulk_create(segments, batch_size=2000)
@@ -185,14 +239,75 @@ class _ArticleWriter:
         reset_queries()
 
 
+@dataclass(slots=True)
+class _Pending:
+    """An article waiting to be written, with its near-duplicate group (``first``: it starts
+    the group)."""
+
+    article: Article
+    group: near_duplicates.Group
+    first: bool
+
+
+def _link_groups(pending: list[_Pending]) -> None:
+    """Give each group its first article's id, and each copy its group's, where known."""
+    for item in pending:
+        if item.first:
+            if item.article.pk is not None:
+                item.group.pk = item.article.pk
+        elif item.article.duplicate_of_id is None and item.group.pk is not None:
+            item.article.duplicate_of_id = item.group.pk
+
+
+def _collection_index(collection: Collection, threshold: float) -> NearDuplicateIndex:
+    """A near-duplicate index of the articles already in ``collection``.
+
+    Articles stored before signatures were kept get theirs now (once).
+    """
+    index = NearDuplicateIndex(threshold)
+    missing = Article.objects.filter(collection=collection, minhash__isnull=True)
+    fill: list[Article] = []
+    for pk, body in missing.values_list("pk", "body").iterator(chunk_size=WRITE_CHUNK):
+        fill.append(Article(pk=pk, minhash=near_duplicates.signature(body)))
+        if len(fill) >= 500:
+            Article.objects.bulk_update(fill, ["minhash"])
+            fill = []
+    if fill:
+        Article.objects.bulk_update(fill, ["minhash"])
+    groups: dict[int, near_duplicates.Group] = {}
+    rows = (
+        Article.objects.filter(collection=collection)
+        .order_by("pk")
+        .values_list("pk", "duplicate_of_id", "minhash")
+    )
+    for pk, duplicate_of_id, sig in rows.iterator(chunk_size=WRITE_CHUNK):
+        key = duplicate_of_id or pk
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = near_duplicates.Group(key)
+        index.add(bytes(sig), group)
+    return index
+
+
+def _reserve_ids(articles: list[Article]) -> None:
+    """Draw ids for ``articles`` from the table's own sequence (PostgreSQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [Article._meta.db_table, Article._meta.pk.column, len(articles)],
+        )
+        for article, (pk,) in zip(articles, cursor.fetchall(), strict=True):
+            article.pk = pk
+
+
 def _copy_into_postgresql(
     articles: list[Article], spans_of: Callable[[str], list[tuple[int, int]]]
 ) -> int:
-    """Write articles and their segments with COPY; returns the number of segments.
+    """Write articles (whose ids are drawn already) and their segments with COPY; returns
+    the number of segments.
 
-    COPY is several times faster than INSERT for the bulk of an import. Article ids are
-    drawn from the table's own sequence first, so segments can refer to them. A queued
-    writer sends each COPY's data from a worker thread while this one formats more rows.
+    COPY is several times faster than INSERT for the bulk of an import. A queued writer sends
+    each COPY's data from a worker thread while this one formats more rows.
     """
     db = connections[DEFAULT_DB_ALIAS]  # the connection itself: no per-call proxy lookups
     fields = Article._meta.concrete_fields
@@ -204,12 +319,6 @@ def _copy_into_postgresql(
     # (IntegrityError, DatabaseError), as they would through Django's cursor.
     with db.cursor() as wrapper, db.wrap_database_errors:
         cursor = wrapper.cursor
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [Article._meta.db_table, Article._meta.pk.column, len(articles)],
-        )
-        for article, (pk,) in zip(articles, cursor.fetchall(), strict=True):
-            article.pk = pk
         with cursor.copy(
             _copy_sql(db, Article, [f.column for f in fields]), writer=QueuedLibpqWriter(cursor)
         ) as copy:
@@ -254,9 +363,11 @@ def _record_problem(record: ArticleRecord, source: SourceFile) -> ImportProblem 
     """Checks the database would otherwise fail on, as a message naming the record."""
     # PostgreSQL cannot store NUL in text or JSON; no real article contains one either.
     if "\x00" in record.title or any("\x00" in p for p in record.paragraphs):
-        return ImportProblem(source.name, "contains a NUL character", record.line)
+        return ImportProblem(source.name, "contains a NUL character", record.line, skippable=True)
     if record.metadata and "\\u0000" in json.dumps(record.metadata):
-        return ImportProblem(source.name, "a field contains a NUL character", record.line)
+        return ImportProblem(
+            source.name, "a field contains a NUL character", record.line, skippable=True
+        )
     return None
 
 
@@ -274,6 +385,8 @@ def articles_import(
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     names: Mapping[Path, str] | None = None,
     problems: Sequence[ImportProblem] = (),
+    near_duplicate_threshold: float | None = None,
+    skip_invalid: bool = False,
 ) -> ImportResult:
     """Import every article found under ``paths`` into ``collection``, all or nothing.
 
@@ -296,6 +409,8 @@ def articles_import(
         max_record_bytes=max_record_bytes,
         names=names,
         problems=problems,
+        near_duplicate_threshold=near_duplicate_threshold,
+        skip_invalid=skip_invalid,
     ):
         if isinstance(step, ImportResult):
             return step
@@ -317,6 +432,8 @@ def articles_import_steps(
     names: Mapping[Path, str] | None = None,
     problems: Sequence[ImportProblem] = (),
     progress_interval: float | None = None,
+    near_duplicate_threshold: float | None = None,
+    skip_invalid: bool = False,
 ) -> Iterator[ImportProgress | ImportResult]:
     """``articles_import`` step by step: yields an ``ImportProgress`` when it starts and then
     between records (at most every ``progress_interval`` seconds, ``PROGRESS_INTERVAL`` by
@@ -330,12 +447,19 @@ def articles_import_steps(
     for a file stored under a server-made name): problems, the batch, and article ids made
     from file names use it. ``problems`` were found before the import (such as an upload
     that was too large); they refuse it like its own, and the inputs are still checked.
+    ``near_duplicate_threshold``: the Jaccard similarity from which an article is a near-copy
+    (``THEMATA_NEAR_DUPLICATE_THRESHOLD`` by default). ``skip_invalid`` ("keep going"):
+    pages and records that hold no usable article are left out and listed in the result's
+    ``skipped`` instead of refusing the import; unreadable or malformed files still refuse it.
     """
     if format != "auto" and format not in FORMATS:
         raise ValueError(f"format must be 'auto' or one of {', '.join(FORMATS)}")
     segmentation = Segmentation(segmentation)
     zone = ZoneInfo(time_zone or settings.THEMATA_IMPORT_TIME_ZONE)
     max_file_bytes = max_file_bytes or settings.THEMATA_IMPORT_MAX_FILE_BYTES
+    threshold = near_duplicate_threshold or settings.THEMATA_NEAR_DUPLICATE_THRESHOLD
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError("the near-duplicate threshold must be above 0 and at most 1")
     shown = [(names or {}).get(path, str(path)) for path in paths]
     result = ImportResult(dry_run=dry_run, errors=list(problems))
 
@@ -352,12 +476,21 @@ def articles_import_steps(
             created_by=created_by,
             source_names=shown,
             format=format,
-            options={"segmentation": segmentation.value, "time_zone": zone.key},
+            options={
+                "segmentation": segmentation.value,
+                "time_zone": zone.key,
+                "near_duplicate_threshold": threshold,
+                "skip_invalid": skip_invalid,
+            },
         )
     counter = ProgressCounter(sum(source.size for source in sources), on_progress)
 
     writer = _ArticleWriter(
-        collection=collection, batch=result.batch, segmentation=segmentation, zone=zone
+        collection=collection,
+        batch=result.batch,
+        segmentation=segmentation,
+        zone=zone,
+        near_duplicate_threshold=threshold,
     )
     try:
         yield ImportProgress(bytes_done=0, bytes_total=counter.total, articles_read=0)
@@ -369,6 +502,7 @@ def articles_import_steps(
                 counter,
                 max_record_bytes,
                 PROGRESS_INTERVAL if progress_interval is None else progress_interval,
+                skip_invalid=skip_invalid,
             )
             if result.errors or dry_run:
                 transaction.set_rollback(True)
@@ -393,9 +527,27 @@ def articles_import_steps(
         result.articles_created = writer.articles_created
         result.segments_created = writer.segments_created
         result.duplicates_skipped = writer.duplicates_skipped
+        result.near_duplicates = writer.near_duplicates
+        if writer.articles_created and not dry_run:
+            _analyze_filled_tables()
     if result.batch is not None:
         _finish_batch(result.batch, result)
     yield result
+
+
+def _analyze_filled_tables() -> None:
+    """Refresh PostgreSQL's planner statistics of the tables an import filled.
+
+    Autovacuum would analyze them some time later; until then the planner sees an empty or
+    much smaller table, and the first "next segment" query after a big import is planned
+    blind (sequential scans of a table now millions of rows long).
+    """
+    if connection.vendor != "postgresql":
+        return
+    quote = connection.ops.quote_name
+    tables = ", ".join(quote(model._meta.db_table) for model in (Article, Segment))
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")
 
 
 def _problem_named(problem: ImportProblem, path: str, name: str) -> ImportProblem:
@@ -423,6 +575,8 @@ def _import_sources(
     counter: ProgressCounter,
     max_record_bytes: int,
     progress_interval: float,
+    *,
+    skip_invalid: bool = False,
 ) -> Iterator[ImportProgress]:
     reported_at = time.monotonic()
     for source in sources:
@@ -431,6 +585,9 @@ def _import_sources(
                 if isinstance(item, ArticleRecord):
                     item = _record_problem(item, source) or item
                 if isinstance(item, ImportProblem):
+                    if skip_invalid and item.skippable:
+                        result.skipped.append(item)
+                        continue
                     result.errors.append(item)
                     if len(result.errors) >= MAX_REPORTED_PROBLEMS:
                         return
@@ -478,7 +635,9 @@ def _finish_batch(batch: ImportBatch, result: ImportResult) -> None:
     batch.articles_created = result.articles_created
     batch.duplicates_skipped = result.duplicates_skipped
     batch.segments_created = result.segments_created
+    batch.near_duplicates = result.near_duplicates
     batch.errors = [problem.as_dict() for problem in result.errors]
+    batch.skipped = [problem.as_dict() for problem in result.skipped[:MAX_LISTED_SKIPPED]]
     batch.save()
 
 

@@ -266,6 +266,9 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 THEMATA_IMPORT_MAX_FILE_BYTES = env_int(
     "THEMATA_IMPORT_MAX_FILE_BYTES", 200 * 1024 * 1024, minimum=1
 )
+# Two articles whose word-shingle sets have at least this Jaccard similarity are near-copies
+# (one near-duplicate group); estimated with MinHash at import.
+THEMATA_NEAR_DUPLICATE_THRESHOLD = float(env_str("THEMATA_NEAR_DUPLICATE_THRESHOLD", "0.8"))
 # Naive dates found in imported files are read in this zone.
 THEMATA_IMPORT_TIME_ZONE = env_str("THEMATA_IMPORT_TIME_ZONE", TIME_ZONE)
 

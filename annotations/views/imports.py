@@ -209,6 +209,7 @@ def _import_post(
         format=form.cleaned_data["format"],
         segmentation=form.cleaned_data["segmentation"],
         time_zone=form.cleaned_data["time_zone"],
+        skip_invalid=form.cleaned_data["skip_invalid"],
         created_by=request.user,
     )
     if _wants_stream(request):
@@ -224,7 +225,10 @@ def _import_post(
     if result.succeeded:
         messages.success(request, result.summary())
         return redirect("annotations:import_upload", slug=access.project.slug)
-    options = {name: form.cleaned_data[name] for name in ("format", "segmentation", "time_zone")}
+    options = {
+        name: form.cleaned_data[name]
+        for name in ("format", "segmentation", "time_zone", "skip_invalid")
+    }
     return _render_page(
         request, access, ImportUploadForm(initial=options), result=result, status=400
     )

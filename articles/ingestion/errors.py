@@ -1,15 +1,22 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
 class ImportProblem:
-    """Why one input (a file, or a line/record in it) cannot be imported."""
+    """Why one input (a file, or a line/record in it) cannot be imported.
+
+    ``skippable``: the input was read fine but holds no usable article (a page without
+    article text, a record without a text or with a bad field); a "keep going" import leaves
+    it out and lists it. Anything else (a file that cannot be read, decoded or parsed) still
+    refuses the import.
+    """
 
     source: str
     message: str
     line: int | None = None
+    skippable: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         where = self.source if self.line is None else f"{self.source}, line {self.line}"

@@ -131,7 +131,7 @@ def read_txt(source: BufferedSource) -> Iterator[ArticleRecord | ImportProblem]:
     name = source.source.name
     articles = split_scraped_text(source.read_text())
     if not articles:
-        yield ImportProblem(name, "no article text found")
+        yield ImportProblem(name, "no article text found", skippable=True)
     for article in articles:
         yield ArticleRecord(
             title=article.title,
@@ -145,7 +145,7 @@ def read_html(source: BufferedSource) -> Iterator[ArticleRecord | ImportProblem]
     name = source.source.name
     page = extract_html(source.read_text())
     if page is None or not page.paragraphs:
-        yield ImportProblem(name, "no main article text found in the page")
+        yield ImportProblem(name, "no main article text found in the page", skippable=True)
         return
     url = page.url if len(page.url) <= MAX_URL_LENGTH else ""
     yield ArticleRecord(
@@ -225,7 +225,7 @@ def read_jsonl(
         try:
             yield record_from_fields(fields, line=number, stem=source.source.stem)
         except ValueError as exc:
-            yield ImportProblem(name, str(exc), number)
+            yield ImportProblem(name, str(exc), number, skippable=True)
 
 
 def _decoded_lines(source: BufferedSource, encoding: str, max_record_bytes: int) -> Iterator[str]:
@@ -284,7 +284,10 @@ def read_csv(
             continue
         if len(row) != len(columns):
             yield ImportProblem(
-                name, f"has {len(row)} fields but the header has {len(columns)}", start_line
+                name,
+                f"has {len(row)} fields but the header has {len(columns)}",
+                start_line,
+                skippable=True,
             )
             continue
         try:
@@ -292,4 +295,4 @@ def read_csv(
                 dict(zip(columns, row, strict=True)), line=start_line, stem=source.source.stem
             )
         except ValueError as exc:
-            yield ImportProblem(name, str(exc), start_line)
+            yield ImportProblem(name, str(exc), start_line, skippable=True)

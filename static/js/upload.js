@@ -126,7 +126,7 @@
             importBar.value = 1;
           }
           importText.textContent = event.ok ? "Finished." : "Stopped: nothing was imported.";
-          showResult(resultBox, event.ok, event.summary, event.errors);
+          showResult(resultBox, event.ok, event.summary, event.ok ? event.skipped : event.errors);
           if (event.ok) form.reset();
           refreshHistory();
         }

@@ -544,7 +544,9 @@ def test_streamed_upload_sends_progress_events_then_the_result(
         "articles_created": 50,
         "duplicates_skipped": 0,
         "segments_created": 100,
+        "near_duplicates": 0,
         "errors": [],
+        "skipped": [],
     }
     assert Article.objects.filter(collection=project.collection).count() == 2 + 50
     assert list(uploads_dir.iterdir()) == []

@@ -65,7 +65,9 @@ def test_seed_page_becomes_two_clean_articles(seed_page: Path) -> None:
         "articles_created": 2,
         "duplicates_skipped": 0,
         "segments_created": 12,
+        "near_duplicates": 0,
         "errors": [],
+        "skipped": [],
     }
     first, second = Article.objects.order_by("id")
     assert first.title == (

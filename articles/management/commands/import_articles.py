@@ -17,7 +17,8 @@ from articles.services import articles_import, collection_get_or_create
 class Command(BaseCommand):
     help = (
         "Import news articles into a collection from files, directories or .zip archives "
-        "(any file may be .gz). Everything is imported or, on any problem, nothing."
+        "(any file may be .gz). Everything is imported or, on any problem, nothing"
+        " (--skip-invalid: pages or records without a usable article are left out and listed)."
     )
     # System checks add start-up time to every (scripted) import and check nothing it uses.
     requires_system_checks: list[str] = []
@@ -35,6 +36,20 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Check and count, but store nothing."
         )
         parser.add_argument("--timezone", default=None, help="Zone for dates written without one.")
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="Keep going: leave out pages and records that hold no usable article, list"
+            " them, and import the rest (unreadable or malformed files still refuse it).",
+        )
+        parser.add_argument(
+            "--near-duplicate-threshold",
+            type=float,
+            default=None,
+            metavar="J",
+            help="Jaccard similarity (0-1] from which an article is a near-copy of an earlier"
+            " one (default: THEMATA_NEAR_DUPLICATE_THRESHOLD, 0.8).",
+        )
         parser.add_argument(
             "--json", action="store_true", help="Print one JSON object with the counts."
         )
@@ -67,6 +82,8 @@ class Command(BaseCommand):
                         dry_run=options["dry_run"],
                         on_progress=on_progress,
                         time_zone=options["timezone"],
+                        near_duplicate_threshold=options["near_duplicate_threshold"],
+                        skip_invalid=options["skip_invalid"],
                     )
                 except ValueError as exc:
                     raise CommandError(str(exc)) from exc
@@ -84,6 +101,8 @@ class Command(BaseCommand):
         else:
             for problem in result.errors:
                 self.stderr.write(str(problem))
+            for problem in result.skipped:
+                self.stderr.write(f"skipped: {problem}")
         if not result.succeeded:
             raise CommandError(result.summary())
         if not options["json"]:
