@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
+import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
@@ -465,12 +468,18 @@ def articles_import_steps(
 
     sources: list[SourceFile] = []
     for path, name in zip(paths, shown, strict=True):
-        for item in iter_sources([path], forced_format=format, max_bytes=max_file_bytes):
+        for item in iter_sources(
+            [path],
+            forced_format=format,
+            max_bytes=max_file_bytes,
+            max_html_bytes=settings.THEMATA_IMPORT_MAX_HTML_BYTES,
+        ):
             if isinstance(item, ImportProblem):
                 result.errors.append(_problem_named(item, str(path), name))
             else:
                 sources.append(_source_named(item, str(path), name))
     if not dry_run:
+        imports_fail_stale()
         result.batch = ImportBatch.objects.create(
             collection=collection,
             created_by=created_by,
@@ -523,6 +532,9 @@ def articles_import_steps(
         if result.batch is not None:
             _finish_batch(result.batch, result)
         raise
+    finally:
+        for source in sources:
+            source.close()
     if not result.errors:
         result.articles_created = writer.articles_created
         result.segments_created = writer.segments_created
@@ -678,6 +690,42 @@ def articles_delete(articles: QuerySet[Article]) -> int:
     for collection in Collection.objects.filter(pk__in=collection_ids):
         collection.recount()
     return deleted
+
+
+# Upload directories are made with this prefix (annotations.views.imports).
+UPLOAD_DIRECTORY_PREFIX = "themata-upload-"
+STALE_IMPORT_MESSAGE = (
+    "the import stopped without finishing (its worker or database connection went away);"
+    " nothing was imported"
+)
+
+
+def imports_fail_stale(*, now: datetime | None = None) -> int:
+    """Mark imports that have run longer than ``THEMATA_IMPORT_STALE_AFTER`` seconds as
+    failed, and remove upload directories that old; returns the number of batches marked.
+
+    An import runs in one transaction: a killed worker or a dropped connection rolls it back
+    but leaves its batch "running" and its upload directory in the temporary directory. A
+    live import that outlasts the limit is marked too, and then set right when it finishes.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.THEMATA_IMPORT_STALE_AFTER)
+    stale = ImportBatch.objects.filter(status=ImportBatch.Status.RUNNING, created_at__lt=cutoff)
+    marked = 0
+    for batch in stale:
+        batch.status = ImportBatch.Status.FAILED
+        batch.finished_at = now
+        batch.errors = [*batch.errors, ImportProblem("", STALE_IMPORT_MESSAGE).as_dict()]
+        batch.save(update_fields=["status", "finished_at", "errors"])
+        marked += 1
+    root = Path(settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir())
+    for directory in root.glob(UPLOAD_DIRECTORY_PREFIX + "*"):
+        try:
+            if directory.is_dir() and directory.stat().st_mtime < cutoff.timestamp():
+                shutil.rmtree(directory, ignore_errors=True)
+        except OSError:
+            continue  # gone already, or not ours to read
+    return marked
 
 
 def collection_get_or_create(*, name: str) -> tuple[Collection, bool]:

@@ -266,6 +266,12 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 THEMATA_IMPORT_MAX_FILE_BYTES = env_int(
     "THEMATA_IMPORT_MAX_FILE_BYTES", 200 * 1024 * 1024, minimum=1
 )
+# HTML pages have a smaller limit: parsing one takes about 35 times its size in memory, and
+# an import must stay under 300 MB (a 3 MB page peaks near 170 MB; news pages are < 2 MB).
+THEMATA_IMPORT_MAX_HTML_BYTES = env_int("THEMATA_IMPORT_MAX_HTML_BYTES", 3 * 1024 * 1024, minimum=1)
+# An import still "running" after this many seconds is taken for one whose worker died: it
+# is marked failed and its upload directory removed (checked when an import starts).
+THEMATA_IMPORT_STALE_AFTER = env_int("THEMATA_IMPORT_STALE_AFTER", 6 * 3600, minimum=60)
 # Two articles whose word-shingle sets have at least this Jaccard similarity are near-copies
 # (one near-duplicate group); estimated with MinHash at import.
 THEMATA_NEAR_DUPLICATE_THRESHOLD = float(env_str("THEMATA_NEAR_DUPLICATE_THRESHOLD", "0.8"))

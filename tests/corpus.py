@@ -11,6 +11,7 @@ import gzip
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,12 +58,15 @@ def _truth(kind: str) -> dict[str, str]:
     return {stem: entry["articleBody"] for stem, entry in data.items()}
 
 
-def txt_scores() -> list[tuple[str, Score, Score]]:
-    """(page, cleaned score, raw-dump score) for each news-txt page."""
+def txt_scores(transform: Callable[[str], str] | None = None) -> list[tuple[str, Score, Score]]:
+    """(page, cleaned score, raw-dump score) for each news-txt page (``transform``: applied to
+    each page's text first, such as re-wrapping it at a fixed width)."""
     truth = _truth("news-txt")
     rows = []
     for path in sorted((CORPUS / "news-txt" / "pages").glob("*.txt")):
         text = path.read_text(encoding="utf-8")
+        if transform is not None:
+            text = transform(text)
         cleaned = "\n\n".join(
             "\n\n".join(article.paragraphs) for article in split_scraped_text(text)
         )

@@ -33,7 +33,12 @@ from django.views.decorators.http import require_http_methods
 
 from articles.ingestion.errors import ImportProblem
 from articles.models import ImportBatch
-from articles.services import ImportProgress, ImportResult, articles_import_steps
+from articles.services import (
+    UPLOAD_DIRECTORY_PREFIX,
+    ImportProgress,
+    ImportResult,
+    articles_import_steps,
+)
 from config.http import AuthenticatedHttpRequest
 
 from ..access import Capability, ProjectAccess, get_project_for_user
@@ -141,7 +146,9 @@ def import_upload(request: AuthenticatedHttpRequest, slug: str) -> HttpResponseB
 
     # Access is settled before the body is read: only managers can make the server store
     # an upload, and the files go to a private directory that this request removes.
-    directory = Path(tempfile.mkdtemp(prefix="themata-upload-", dir=settings.FILE_UPLOAD_TEMP_DIR))
+    directory = Path(
+        tempfile.mkdtemp(prefix=UPLOAD_DIRECTORY_PREFIX, dir=settings.FILE_UPLOAD_TEMP_DIR)
+    )
     handler = UploadToDirectory(
         request, directory=directory, max_bytes=settings.THEMATA_IMPORT_MAX_FILE_BYTES
     )

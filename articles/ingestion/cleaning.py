@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from .reflow import reflow
+
 
 @dataclass(frozen=True, slots=True)
 class ScrapedArticle:
@@ -367,8 +369,12 @@ _DATE_WINDOW = 25  # lines above the body searched for its date
 
 
 def split_scraped_text(text: str) -> list[ScrapedArticle]:
-    """Return the real articles found in one scraped page (usually one, sometimes more)."""
-    lines = _read_lines(text)
+    """Return the real articles found in one scraped page (usually one, sometimes more).
+
+    Hard-wrapped text is re-flowed first (see ``reflow``), so that its paragraphs are judged
+    as paragraphs, not as short lines.
+    """
+    lines = _read_lines(reflow(text))
     if not lines:
         return []
     _classify(lines)

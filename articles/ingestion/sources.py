@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -126,6 +127,12 @@ class SourceFile:
     size: int  # bytes that reading will count for progress: on disk, or unzipped in a zip
     opener: Callable[[], BinaryIO]
     max_bytes: int
+    archive: zipfile.ZipFile | None = None  # shared by the members of one .zip
+
+    def close(self) -> None:
+        """Release what the source holds open (a .zip's archive; closing it twice is fine)."""
+        if self.archive is not None:
+            self.archive.close()
 
     def open(self, counter: ProgressCounter) -> BufferedSource:
         """The decompressed content as a buffered, size-limited binary stream."""
@@ -187,6 +194,8 @@ def detect_encoding(sample: bytes, name: str, *, complete: bool = False) -> str:
         if not complete and exc.reason == "unexpected end of data":
             return "utf-8-sig"
         utf8_error = exc
+    if _looks_western(sample):
+        return "cp1252"
     best = charset_normalizer.from_bytes(sample).best()
     if best is None or best.encoding in {"utf_8", "utf_8_sig"}:
         raise ImportRejected(
@@ -194,7 +203,71 @@ def detect_encoding(sample: bytes, name: str, *, complete: bool = False) -> str:
             f"not valid UTF-8 (byte {sample[utf8_error.start]:#04x} at offset"
             f" {utf8_error.start}) and its encoding could not be detected; save it as UTF-8",
         )
+    garbled = _garbled_word(sample.decode(best.encoding, errors="replace"))
+    if garbled:
+        # A wrong guess shows as a symbol inside a word ("powiedzia³" for "powiedział"):
+        # refusing is better than storing it garbled.
+        raise ImportRejected(
+            name,
+            f"not valid UTF-8, and read as {best.encoding} it would have {garbled!r}"
+            " in a word, so its encoding is uncertain; save it as UTF-8",
+        )
     return best.encoding
+
+
+# Windows-1252 characters that are not letters but are common in Western European text.
+_WESTERN_MARKS = frozenset("\xa0\xad“”‘’‚„–—…€«»°§©®·•™¡¿´¨¸×÷±µ¶ªº£¥¢¤†‡‰‹›ˆ˜¦¬¯")
+# Share of non-ASCII letters among all letters above which a text is not Western European
+# (French has about 4%, Icelandic about 15%; Cyrillic or Greek read as Windows-1252: ~100%).
+_WESTERN_MAX_ACCENTED = 0.3
+
+
+# A symbol between two letters that no language writes there: the mark of a wrong encoding.
+_INSIDE_WORDS = frozenset("'’‘·-‐‑\xad.,:;/&@_+")
+_WORD_WITH_SYMBOL = re.compile(r"\S+")
+
+
+def _garbled_word(text: str) -> str:
+    """The first word with a non-ASCII symbol between two letters ("powiedzia³"), or ""."""
+    for match in _WORD_WITH_SYMBOL.finditer(text):
+        word = match.group()
+        if word.isascii():
+            continue
+        for i in range(1, len(word) - 1):
+            char = word[i]
+            if (
+                not char.isascii()
+                and not char.isalpha()
+                and char not in _INSIDE_WORDS
+                and word[i - 1].isalpha()
+                and any(c.isalpha() for c in word[i + 1 :])
+            ):
+                return word
+    return ""
+
+
+def _looks_western(sample: bytes) -> bool:
+    """Whether ``sample`` reads as Western European text in Windows-1252 (a superset of
+    Latin-1): mostly ASCII letters, the others accented letters or common marks.
+
+    charset_normalizer guesses short Western texts as cp1250, cp1257 or cp775 ("Naïve" would
+    become "Naļve"), so this is tried first. Central European text fails it (its ł and ą are
+    ³ and ¹ in Windows-1252), and so do Cyrillic and Greek (nearly all letters accented).
+    """
+    try:
+        text = sample.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    letters = accented = 0
+    for char in text:
+        if char.isascii():
+            letters += char.isalpha()
+        elif char.isalpha():
+            letters += 1
+            accented += 1
+        elif char not in _WESTERN_MARKS:
+            return False
+    return letters > 0 and accented <= _WESTERN_MAX_ACCENTED * letters
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -234,12 +307,18 @@ def _is_hidden(part: str) -> bool:
 
 
 def iter_sources(
-    paths: list[Path], *, forced_format: str, max_bytes: int
+    paths: list[Path], *, forced_format: str, max_bytes: int, max_html_bytes: int | None = None
 ) -> Iterator[SourceFile | ImportProblem]:
     """Every importable file under ``paths`` in a stable order, and a problem for each that
-    cannot even be opened (missing, empty, too large, a broken archive)."""
+    cannot even be opened (missing, empty, too large, a broken archive).
+
+    HTML pages have their own, smaller limit ``max_html_bytes``: parsing a page takes about
+    35 times its size in memory. Sources from a ``.zip`` share one open archive: call
+    ``close()`` on each source when done with them.
+    """
     if forced_format != "auto" and forced_format not in FORMATS:
         raise ValueError(f"unknown format {forced_format!r}")
+    limits = _Limits(max_bytes, min(max_bytes, max_html_bytes or max_bytes))
     for path in paths:
         if path.is_dir():
             files = sorted(
@@ -250,80 +329,105 @@ def iter_sources(
             if not files:
                 yield ImportProblem(str(path), "directory holds no files")
             for file in files:
-                yield from _sources_in_file(file, forced_format, max_bytes)
+                yield from _sources_in_file(file, forced_format, limits)
         elif path.is_file():
-            yield from _sources_in_file(path, forced_format, max_bytes)
+            yield from _sources_in_file(path, forced_format, limits)
         else:
             yield ImportProblem(str(path), "no such file or directory")
 
 
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    any_file: int
+    html: int
+
+    def of(self, format: str) -> int:
+        return self.html if format == "html" else self.any_file
+
+    def problem(self, name: str, format: str) -> ImportProblem:
+        if format == "html" and self.html < self.any_file:
+            return ImportProblem(name, f"HTML page is too large (max {_megabytes(self.html)})")
+        return ImportProblem(name, f"file is too large (max {_megabytes(self.any_file)})")
+
+
 def _sources_in_file(
-    path: Path, forced_format: str, max_bytes: int
+    path: Path, forced_format: str, limits: _Limits
 ) -> Iterator[SourceFile | ImportProblem]:
     if path.suffix.lower() == ".zip":
-        yield from _sources_in_zip(path, forced_format, max_bytes)
+        yield from _sources_in_zip(path, forced_format, limits)
         return
     size = path.stat().st_size
     if size == 0:
         yield ImportProblem(str(path), "file is empty")
         return
-    if size > max_bytes and not path.name.lower().endswith(".gz"):
-        yield ImportProblem(str(path), f"file is too large (max {_megabytes(max_bytes)})")
+    compressed = path.name.lower().endswith(".gz")
+    if size > limits.any_file and not compressed:
+        yield limits.problem(str(path), "")
         return
 
     def opener(path: Path = path) -> BinaryIO:
         return path.open("rb")
 
     stem, _ = _split_name(path.name)
+    format = _format_for(path.name, forced_format, opener)
+    if size > limits.of(format) and not compressed:
+        yield limits.problem(str(path), format)
+        return
     yield SourceFile(
         name=str(path),
         stem=stem,
-        format=_format_for(path.name, forced_format, opener),
+        format=format,
         size=size,
         opener=opener,
-        max_bytes=max_bytes,
+        max_bytes=limits.of(format),
     )
 
 
 def _sources_in_zip(
-    path: Path, forced_format: str, max_bytes: int
+    path: Path, forced_format: str, limits: _Limits
 ) -> Iterator[SourceFile | ImportProblem]:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
         yield ImportProblem(str(path), "not a valid ZIP archive")
         return
-    with archive:
-        members = sorted(
-            (
-                info
-                for info in archive.infolist()
-                if not info.is_dir() and not any(_is_hidden(p) for p in info.filename.split("/"))
-            ),
-            key=lambda info: info.filename,
+    # One open archive for all its members: opening it again for each member re-reads its
+    # whole index, which made an archive of n members cost n² (20,000 members: hours).
+    members = sorted(
+        (
+            info
+            for info in archive.infolist()
+            if not info.is_dir() and not any(_is_hidden(p) for p in info.filename.split("/"))
+        ),
+        key=lambda info: info.filename,
+    )
+    if not members:
+        archive.close()
+        yield ImportProblem(str(path), "ZIP archive holds no files")
+        return
+    for info in members:
+        name = f"{path}!{info.filename}"
+        if info.file_size > limits.any_file:
+            yield limits.problem(name, "")
+            continue
+        if info.file_size == 0:
+            yield ImportProblem(name, "file is empty")
+            continue
+
+        def opener(info: zipfile.ZipInfo = info) -> BinaryIO:
+            return _Passthrough(archive.open(info))  # type: ignore[return-value]
+
+        stem, _ = _split_name(PurePosixPath(info.filename).name)
+        format = _format_for(info.filename, forced_format, opener)
+        if info.file_size > limits.of(format):
+            yield limits.problem(name, format)
+            continue
+        yield SourceFile(
+            name=name,
+            stem=stem,
+            format=format,
+            size=info.file_size,
+            opener=opener,
+            max_bytes=limits.of(format),
+            archive=archive,
         )
-        if not members:
-            yield ImportProblem(str(path), "ZIP archive holds no files")
-        for info in members:
-            name = f"{path}!{info.filename}"
-            if info.file_size > max_bytes:
-                yield ImportProblem(name, f"file is too large (max {_megabytes(max_bytes)})")
-                continue
-            if info.file_size == 0:
-                yield ImportProblem(name, "file is empty")
-                continue
-
-            def opener(info: zipfile.ZipInfo = info) -> BinaryIO:
-                # Re-opened per read so that the archive handle is not held open between uses.
-                inner = zipfile.ZipFile(path)
-                return _Passthrough(inner.open(info), inner)  # type: ignore[return-value]
-
-            stem, _ = _split_name(PurePosixPath(info.filename).name)
-            yield SourceFile(
-                name=name,
-                stem=stem,
-                format=_format_for(info.filename, forced_format, opener),
-                size=info.file_size,
-                opener=opener,
-                max_bytes=max_bytes,
-            )
