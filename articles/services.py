@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import (
     DEFAULT_DB_ALIAS,
     DatabaseError,
@@ -28,6 +28,7 @@ from django.db import (
 )
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Model, QuerySet
+from django.db.models import Field as DjangoField
 from django.utils import timezone
 from django.utils.text import slugify
 from psycopg.copy import QueuedLibpqWriter
@@ -284,6 +285,8 @@ def _collection_index(collection: Collection, threshold: float) -> NearDuplicate
         .values_list("pk", "duplicate_of_id", "minhash")
     )
     for pk, duplicate_of_id, sig in rows.iterator(chunk_size=WRITE_CHUNK):
+        if sig is None:
+            continue  # only when another import stored it meanwhile; it is matched next time
         key = duplicate_of_id or pk
         group = groups.get(key)
         if group is None:
@@ -297,7 +300,7 @@ def _reserve_ids(articles: list[Article]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [Article._meta.db_table, Article._meta.pk.column, len(articles)],
+            [Article._meta.db_table, _column(Article, "id"), len(articles)],
         )
         for article, (pk,) in zip(articles, cursor.fetchall(), strict=True):
             article.pk = pk
@@ -315,15 +318,15 @@ def _copy_into_postgresql(
     db = connections[DEFAULT_DB_ALIAS]  # the connection itself: no per-call proxy lookups
     fields = Article._meta.concrete_fields
     segment_columns = [
-        Segment._meta.get_field(name).column
-        for name in ("article", "position", "start", "end", "text")
+        _column(Segment, name) for name in ("article", "position", "start", "end", "text")
     ]
     # psycopg's own cursor, for its COPY writers; its errors still become Django's
     # (IntegrityError, DatabaseError), as they would through Django's cursor.
     with db.cursor() as wrapper, db.wrap_database_errors:
         cursor = wrapper.cursor
         with cursor.copy(
-            _copy_sql(db, Article, [f.column for f in fields]), writer=QueuedLibpqWriter(cursor)
+            _copy_sql(db, Article, [_column(Article, f.name) for f in fields]),
+            writer=QueuedLibpqWriter(cursor),
         ) as copy:
             for article in articles:
                 copy.write_row([f.get_db_prep_save(f.pre_save(article, True), db) for f in fields])
@@ -337,6 +340,13 @@ def _copy_into_postgresql(
                     copy.write_row((pk, *row))
                     segments += 1
     return segments
+
+
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    if not isinstance(field, DjangoField) or field.column is None:
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field.column
 
 
 def _copy_sql(db: BaseDatabaseWrapper, model: type[Model], columns: list[str]) -> str:
@@ -381,7 +391,7 @@ def articles_import(
     format: str = "auto",
     segmentation: str = Segmentation.PARAGRAPH,
     dry_run: bool = False,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     time_zone: str | None = None,
     max_file_bytes: int | None = None,
@@ -427,7 +437,7 @@ def articles_import_steps(
     format: str = "auto",
     segmentation: str = Segmentation.PARAGRAPH,
     dry_run: bool = False,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     time_zone: str | None = None,
     max_file_bytes: int | None = None,

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from annotations.models import Membership
-from tests.corpus import ABSENT, CORPUS
+from tests.corpus import require_corpus
 from tests.factories import MembershipFactory, UserFactory, labelled_project
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -14,9 +14,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 @pytest.fixture
 def corpus() -> Path:
     # The shared corpus sits beside the repository on developer and CI machines only.
-    if not CORPUS.is_dir():
-        pytest.skip(ABSENT)
-    return CORPUS
+    return require_corpus()
 
 
 @pytest.fixture

@@ -37,25 +37,85 @@ class ExtractedPage:
     published_at: datetime | None  # naive or aware datetime as found, or None
 
 
-def extract_html(html: str, *, url_hint: str = "") -> ExtractedPage | None:
+# When the precise extraction keeps less than this share of the words in the page's own
+# paragraphs (<p> of at least _PARAGRAPH_WORDS words), a recall-oriented one is tried too.
+# Chosen by cross-validation on the corpus (docs/performance.md).
+FALLBACK_RATIO = 0.5
+_PARAGRAPH_WORDS = 8
+MODES = ("precision", "balanced", "recall")
+
+
+def extract_html(
+    html: str,
+    *,
+    url_hint: str = "",
+    mode: str = "precision",
+    fallback_ratio: float = FALLBACK_RATIO,
+) -> ExtractedPage | None:
     """Extract the main article; None when the page has no extractable main text.
 
     ``url_hint`` (where the page was fetched from) resolves a relative canonical link and lets
     the date finder read a date from the address; it is never returned as the page's own URL.
+    ``mode`` is trafilatura's precision/recall trade-off. When the precise extraction finds
+    nothing, or keeps less than ``fallback_ratio`` of the page's paragraph text (a short item
+    of one or two paragraphs that precision mode throws away), a recall-oriented extraction
+    runs too and the longer result is kept.
     """
     if not html or not html.strip():
         return None
     tree = trafilatura.load_html(html)
     if tree is None:
         return None
+    visible = paragraph_words(tree)
+    page = _extract(tree, url_hint, mode)
+    del tree
+    if mode == "recall" or not needs_fallback(page, visible, fallback_ratio):
+        return page
+    # trafilatura prunes the tree it is given: the second pass parses the page again.
+    again = trafilatura.load_html(html)
+    if again is None:
+        return page
+    return longer(page, _extract(again, url_hint, "recall"))
+
+
+def paragraph_words(tree: _Element) -> int:
+    """Words in the page's own paragraphs (``<p>`` of at least a few words)."""
+    total = 0
+    for element in tree.iter("p"):
+        words = len(element.text_content().split())
+        if words >= _PARAGRAPH_WORDS:
+            total += words
+    return total
+
+
+def needs_fallback(page: ExtractedPage | None, visible: int, ratio: float) -> bool:
+    if page is None:
+        return True
+    return ratio > 0 and _words(page) < ratio * visible
+
+
+def longer(page: ExtractedPage | None, other: ExtractedPage | None) -> ExtractedPage | None:
+    if page is None or (other is not None and _words(other) > _words(page)):
+        return other
+    return page
+
+
+def _words(page: ExtractedPage) -> int:
+    return sum(len(p.split()) for p in page.paragraphs)
+
+
+def _extract(tree: _Element, url_hint: str, mode: str) -> ExtractedPage | None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
     # Options chosen on the 45-page news corpus (word-4-gram shingle F1, see
-    # tests/articles/test_html_extraction.py):
+    # tests/articles/test_html_extraction.py and docs/performance.md):
     document = trafilatura.bare_extraction(
         tree,
         url=url_hint or None,
         # Drops more boilerplate (teasers, bylines, share bars) for a small recall cost; scored
         # best of balanced / favor_precision / favor_recall.
-        favor_precision=True,
+        favor_precision=mode == "precision",
+        favor_recall=mode == "recall",
         # Skips the readability/jusText fallback comparison: same output on the corpus with
         # favor_precision, about twice as fast.
         fast=True,

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Protocol
 
 import charset_normalizer
 
@@ -60,10 +60,18 @@ class ProgressCounter:
             self._callback(self.done, self.total)
 
 
+class Readable(Protocol):
+    """What the readers need of an open input: a file, a zip member, a gzip stream."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 class _Passthrough(io.RawIOBase):
     """A raw stream over ``source`` that closes ``source`` and anything else it holds."""
 
-    def __init__(self, source: BinaryIO, *also_close: object) -> None:
+    def __init__(self, source: Readable, *also_close: Readable) -> None:
         self._source = source
         self._also_close = also_close
 
@@ -81,14 +89,14 @@ class _Passthrough(io.RawIOBase):
     def close(self) -> None:
         self._source.close()
         for resource in self._also_close:
-            resource.close()  # type: ignore[attr-defined]
+            resource.close()
         super().close()
 
 
 class _CountingReader(_Passthrough):
     """Counts the bytes pulled from the underlying (possibly compressed) file."""
 
-    def __init__(self, source: BinaryIO, counter: ProgressCounter) -> None:
+    def __init__(self, source: Readable, counter: ProgressCounter) -> None:
         super().__init__(source)
         self._counter = counter
 
@@ -101,7 +109,7 @@ class _CountingReader(_Passthrough):
 class _LimitedReader(_Passthrough):
     """Refuses to yield more than ``limit`` decompressed bytes (zip and gzip bombs)."""
 
-    def __init__(self, source: BinaryIO, limit: int, name: str) -> None:
+    def __init__(self, source: Readable, limit: int, name: str) -> None:
         super().__init__(source)
         self._left = limit
         self._limit = limit
@@ -125,7 +133,7 @@ class SourceFile:
     stem: str  # the file name without its extensions
     format: str  # one of FORMATS
     size: int  # bytes that reading will count for progress: on disk, or unzipped in a zip
-    opener: Callable[[], BinaryIO]
+    opener: Callable[[], Readable]
     max_bytes: int
     archive: zipfile.ZipFile | None = None  # shared by the members of one .zip
 
@@ -136,11 +144,11 @@ class SourceFile:
 
     def open(self, counter: ProgressCounter) -> BufferedSource:
         """The decompressed content as a buffered, size-limited binary stream."""
-        raw: BinaryIO = _CountingReader(self.opener(), counter)  # type: ignore[assignment]
-        buffered = io.BufferedReader(raw, buffer_size=1 << 16)  # type: ignore[arg-type]
+        buffered = io.BufferedReader(_CountingReader(self.opener(), counter), buffer_size=1 << 16)
+        stream: Readable = buffered
         if buffered.peek(2)[:2] == _GZIP_MAGIC:
-            buffered = io.BufferedReader(gzip.GzipFile(fileobj=buffered), buffer_size=1 << 16)  # type: ignore[arg-type]
-        limited = _LimitedReader(buffered, self.max_bytes, self.name)  # type: ignore[arg-type]
+            stream = gzip.GzipFile(fileobj=buffered)  # buffers by itself
+        limited = _LimitedReader(stream, self.max_bytes, self.name)
         return BufferedSource(self, io.BufferedReader(limited, buffer_size=1 << 16))
 
 
@@ -281,14 +289,17 @@ def _split_name(name: str) -> tuple[str, str]:
     return stem, extension
 
 
-def _format_for(name: str, forced: str, opener: Callable[[], BinaryIO]) -> str:
+def _format_for(name: str, forced: str, opener: Callable[[], Readable]) -> str:
     if forced != "auto":
         return forced
     _, extension = _split_name(name)
     if extension in _EXTENSION_FORMATS:
         return _EXTENSION_FORMATS[extension]
-    with opener() as stream:
+    stream = opener()
+    try:
         head = stream.read(_SNIFF_BYTES)
+    finally:
+        stream.close()
     if head[:2] == _GZIP_MAGIC:
         try:
             head = gzip.GzipFile(fileobj=io.BytesIO(head)).read1(_SNIFF_BYTES)
@@ -365,7 +376,7 @@ def _sources_in_file(
         yield limits.problem(str(path), "")
         return
 
-    def opener(path: Path = path) -> BinaryIO:
+    def opener(path: Path = path) -> Readable:
         return path.open("rb")
 
     stem, _ = _split_name(path.name)
@@ -414,8 +425,8 @@ def _sources_in_zip(
             yield ImportProblem(name, "file is empty")
             continue
 
-        def opener(info: zipfile.ZipInfo = info) -> BinaryIO:
-            return _Passthrough(archive.open(info))  # type: ignore[return-value]
+        def opener(info: zipfile.ZipInfo = info) -> Readable:
+            return archive.open(info)
 
         stem, _ = _split_name(PurePosixPath(info.filename).name)
         format = _format_for(info.filename, forced_format, opener)

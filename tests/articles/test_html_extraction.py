@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from articles.ingestion.html import ExtractedPage, extract_html
-from tests.corpus import ABSENT, CORPUS, Score, html_scores, mean_score, shingle_score
+from tests.corpus import Score, html_scores, mean_score, require_corpus, shingle_score
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "html"
 
@@ -20,15 +20,14 @@ def test_shingle_scorer() -> None:
     assert (score.precision, score.recall) == (0.5, 1.0)
 
 
-def test_corpus_pages_average_a_shingle_f1_of_at_least_0_93() -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(ABSENT)
+def test_corpus_pages_average_a_shingle_f1_of_at_least_0_97() -> None:
+    require_corpus()
 
     scores = html_scores()
 
     assert len(scores) == 45
     average = mean_score([score for _, score in scores])
-    assert average.f1 >= 0.93, f"average shingle F1 {average.f1:.4f} < 0.93"
+    assert average.f1 >= 0.97, f"average shingle F1 {average.f1:.4f} < 0.97"
 
 
 @pytest.fixture(scope="module")

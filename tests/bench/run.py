@@ -111,6 +111,58 @@ def synthetic_jsonl(path: Path, articles: int, paragraphs: int = 10, seed: int =
     return path.stat().st_size
 
 
+def synthetic_with_copies(path: Path, articles: int, share: float = 0.2, seed: int = 11) -> int:
+    """Like ``synthetic_jsonl``, but ``share`` of the records are near-copies of an earlier
+    one (a wire story as another outlet ran it: one sentence rewritten, a byline added). Each
+    record's ``story`` field names the original, so the groups found can be scored."""
+    rng = random.Random(seed)
+    originals: list[tuple[str, list[list[str]]]] = []
+
+    def sentence() -> str:
+        return " ".join(rng.choices(WORDS, k=rng.randint(12, 24))).capitalize() + "."
+
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(articles):
+            if originals and rng.random() < share:
+                story, paragraphs = rng.choice(originals)
+                paragraphs = [list(p) for p in paragraphs]
+                which = rng.randrange(len(paragraphs))
+                paragraphs[which][rng.randrange(len(paragraphs[which]))] = sentence()
+                paragraphs.insert(0, [f"By {rng.choice(WORDS).capitalize()} Reporter {n}"])
+            else:
+                story = f"syn-{n}"
+                paragraphs = [[sentence() for _ in range(rng.randint(2, 4))] for _ in range(10)]
+                originals.append((story, paragraphs))
+            record = {
+                "id": f"syn-{n}",
+                "title": " ".join(rng.choices(WORDS, k=8)).capitalize(),
+                "text": "\n\n".join(" ".join(p) for p in paragraphs),
+                "story": story,
+            }
+            out.write(json.dumps(record) + "\n")
+    return path.stat().st_size
+
+
+def duplicate_group_quality(url: str, collection_name: str) -> tuple[int, float, float]:
+    """(generated copies, recall, precision) of the near-duplicate groups the import found.
+
+    Recall: copies placed in their original's group. Precision: articles marked as a copy
+    whose group's first article is the story they were made from.
+    """
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT a.external_id, a.metadata->>'story', f.external_id"
+            " FROM articles_article a JOIN articles_collection c ON c.id = a.collection_id"
+            " LEFT JOIN articles_article f ON f.id = a.duplicate_of_id WHERE c.name = %s",
+            [collection_name],
+        ).fetchall()
+    copies = [(story, first) for ext, story, first in rows if story != ext]
+    marked = [(story, first) for ext, story, first in rows if first is not None]
+    found = sum(1 for story, first in copies if first == story)
+    right = sum(1 for story, first in marked if first == story)
+    return len(copies), found / max(1, len(copies)), right / max(1, len(marked))
+
+
 # Runs manage.py in this child and records the child's own peak resident memory (VmHWM,
 # which exec resets, unlike getrusage's ru_maxrss that keeps the forking parent's peak).
 _CHILD = """
@@ -293,6 +345,19 @@ def ingestion_benchmark() -> None:
                 f"JSONL import, 40,000 articles ({size / 1e6:.0f} MB)",
                 f"{seconds:.2f} s; {segments:,} segments; {segments / seconds:,.0f} segments/s;"
                 f" peak RSS {rss:.0f} MB",
+            )
+        )
+        wire = workdir / "synthetic-40000-copies.jsonl"
+        size = synthetic_with_copies(wire, 40_000)
+        seconds, rss, summary = import_jsonl(wire, "bench-40k-copies", env)
+        segments = summary["segments_created"]
+        copies, recall, precision = duplicate_group_quality(url, "bench-40k-copies")
+        rows.append(
+            (
+                f"JSONL import, 40,000 articles, {copies:,} near-copies ({size / 1e6:.0f} MB)",
+                f"{seconds:.2f} s; {segments:,} segments; {segments / seconds:,.0f} segments/s;"
+                f" peak RSS {rss:.0f} MB; {summary['near_duplicates']:,} found;"
+                f" group recall {recall:.3f}, precision {precision:.3f}",
             )
         )
 
