@@ -166,8 +166,11 @@ def html_table() -> dict[str, dict[object, float]]:
         row: dict[object, float] = {}
         for mode, ratio in HTML_GRID:
             page = raw[mode]
+            fallback = raw["recall"]
             if mode != "recall" and html.needs_fallback(page, visible, ratio):
-                page = html.longer(page, raw["recall"])
+                page = html.longer(
+                    page, fallback if fallback and html._has_prose(fallback) else None
+                )
             text = "\n\n".join(page.paragraphs) if page else ""
             row[(mode, ratio)] = shingle_score(text, truth[stem]).f1
         table[stem] = row

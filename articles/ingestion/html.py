@@ -75,7 +75,10 @@ def extract_html(
     again = trafilatura.load_html(html)
     if again is None:
         return page
-    return longer(page, _extract(again, url_hint, "recall"))
+    fallback = _extract(again, url_hint, "recall")
+    if fallback is not None and not _has_prose(fallback):
+        fallback = None  # recall mode keeps menus too: "Home" alone is not an article
+    return longer(page, fallback)
 
 
 def paragraph_words(tree: _Element) -> int:
@@ -98,6 +101,11 @@ def longer(page: ExtractedPage | None, other: ExtractedPage | None) -> Extracted
     if page is None or (other is not None and _words(other) > _words(page)):
         return other
     return page
+
+
+def _has_prose(page: ExtractedPage) -> bool:
+    """At least one paragraph of a sentence's length."""
+    return any(len(p.split()) >= _PARAGRAPH_WORDS for p in page.paragraphs)
 
 
 def _words(page: ExtractedPage) -> int:
