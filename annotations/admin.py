@@ -1,14 +1,22 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth.models import User
 from django.db import models
+from django.db.models import QuerySet
 from django.forms import Textarea
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
+from .forms import ExportForm
 from .models import (
     Annotation,
     AnnotationEvent,
     AnnotationLabel,
+    Export,
     GoldLabel,
     GoldLabelEvent,
     GoldLabelLabel,
@@ -17,6 +25,7 @@ from .models import (
     Membership,
     Project,
 )
+from .services.exports import export_start, gold_available
 
 
 class LabelInline(admin.TabularInline):
@@ -68,6 +77,38 @@ class ProjectAdmin(admin.ModelAdmin):
     list_select_related = ["collection", "label_set"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    actions = ["export_dataset"]
+
+    @admin.action(description="Export a dataset of the selected projects")
+    def export_dataset(
+        self, request: HttpRequest, queryset: QuerySet[Project]
+    ) -> HttpResponse | None:
+        """Asks for the export options (the Export page's form), then queues one export per
+        project for the background worker; the exports are listed under Exports."""
+        gold = gold_available()
+        form = ExportForm(request.POST if "apply" in request.POST else None, gold=gold)
+        if "apply" in request.POST and form.is_valid():
+            for project in queryset:
+                by = request.user if isinstance(request.user, User) else None
+                export = export_start(project=project, options=form.options, by=by)
+                url = reverse("admin:annotations_export_change", args=[export.pk])
+                self.message_user(
+                    request,
+                    format_html(
+                        'Export <a href="{}">#{}</a> of {} queued.', url, export.pk, project
+                    ),
+                    messages.SUCCESS,
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Export a dataset",
+            "projects": queryset,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/annotations/project/export_dataset.html", context)
 
 
 @admin.register(Membership)
@@ -251,4 +292,48 @@ class AnnotationEventAdmin(admin.ModelAdmin):
     def has_delete_permission(
         self, request: HttpRequest, obj: AnnotationEvent | None = None
     ) -> bool:
+        return False
+
+
+@admin.register(Export)
+class ExportAdmin(admin.ModelAdmin):
+    """Read-only: exports are started from a project (the action above), the Export page or
+    ``manage.py export_dataset``; files are downloaded through the access-checked view."""
+
+    list_display = ["id", "project", "status", "rows", "created_by", "created_at", "download"]
+    list_filter = ["status", "project"]
+    list_select_related = ["project", "created_by"]
+    readonly_fields = [
+        "project",
+        "options",
+        "status",
+        "rows_done",
+        "rows_total",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "rows",
+        "rows_per_split",
+        "skipped",
+        "files",
+        "path",
+        "size",
+        "sha256",
+        "error",
+        "download",
+    ]
+    fields = list(readonly_fields)
+
+    @admin.display(description="File")
+    def download(self, obj: Export) -> str:
+        if obj.status != Export.Status.SUCCEEDED:
+            return "—"
+        url = reverse("annotations:export_download", args=[obj.project.slug, obj.pk])
+        return format_html('<a href="{}">Download</a>', url)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Export | None = None) -> bool:
         return False

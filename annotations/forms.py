@@ -601,3 +601,75 @@ class BrowseForm(forms.Form):
             disagreement=data["disagreement"],
             gold=data["gold"],
         )
+
+
+class ExportForm(forms.Form):
+    """The options of a dataset export, with the defaults a training set usually wants."""
+
+    format = forms.ChoiceField(
+        choices=[
+            ("folder", "Dataset folder (.zip): train/validation/test, labels, card"),
+            ("jsonl", "JSON Lines"),
+            ("csv", "CSV (spreadsheet-safe)"),
+            ("parquet", "Parquet"),
+        ],
+        initial="folder",
+    )
+    LABEL_CHOICES = [
+        ("majority", "Majority: labels more than half of the answers agree on"),
+        ("raw", "Raw: every answer, one row each"),
+        ("gold", "Gold: reviewed labels"),
+    ]
+    labels = forms.ChoiceField(choices=LABEL_CHOICES, initial="majority")
+    min_answers = forms.IntegerField(
+        min_value=1,
+        max_value=1000,
+        required=False,
+        label="Answers needed (majority)",
+        help_text="Blank: the project's annotators per segment.",
+    )
+    exclude_unsure = forms.BooleanField(
+        required=False, label="Leave out answers marked unsure (majority)"
+    )
+    split = forms.CharField(
+        required=False,
+        initial="0.8,0.1,0.1",
+        max_length=50,
+        label="Split (train, validation, test)",
+        help_text="Whole articles per split; dataset folder only. Blank: one file.",
+    )
+    seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
+    real_names = forms.BooleanField(
+        required=False, label="User names instead of annotator-1, annotator-2… (raw)"
+    )
+
+    def __init__(self, *args: object, gold: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if not gold:
+            field = self.fields["labels"]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [c for c in self.LABEL_CHOICES if c[0] != "gold"]
+
+    def clean(self) -> dict[str, object]:
+        from .exporting.splitting import parse_ratios
+        from .services.exports import ExportOptions, ExportRefused
+
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        # The split applies to the dataset folder only; other formats are one file.
+        split_text = str(data.get("split") or "").strip() if data["format"] == "folder" else ""
+        try:
+            split = parse_ratios(split_text) if split_text else None
+            self.options = ExportOptions(
+                format=str(data["format"]),
+                labels=str(data["labels"]),
+                min_answers=data.get("min_answers"),
+                exclude_unsure=bool(data.get("exclude_unsure")),
+                split=split,
+                seed=int(data.get("seed") or 0),
+                real_names=bool(data.get("real_names")),
+            )
+        except (ValueError, ExportRefused) as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data

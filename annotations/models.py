@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -515,3 +516,77 @@ class SegmentReview(models.Model):
 
     def __str__(self) -> str:
         return f"review of {self.segment_id} in {self.project_id}"
+
+
+class Export(models.Model):
+    """One dataset export of a project: its options, how far it got, and the files it made.
+
+    The files live under ``THEMATA_EXPORT_ROOT`` (or where the command line was told to
+    write them) and are only ever served by a view that checks the project role. The date
+    of an export is kept here, never inside its files, so that re-exports are identical.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
+    rows_done = models.PositiveBigIntegerField(default=0)
+    rows_total = models.PositiveBigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows = models.PositiveBigIntegerField(default=0)
+    rows_per_split = models.JSONField(default=dict, blank=True)
+    skipped = models.JSONField(default=dict, blank=True, help_text="Segments left out, by reason.")
+    files = models.JSONField(
+        default=list, blank=True, help_text="Each file made: name, bytes, sha256, rows."
+    )
+    path = models.CharField(
+        max_length=1000, blank=True, help_text="Where the dataset was written (file or folder)."
+    )
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "-created_at"], name="export_project_recent")]
+
+    def __str__(self) -> str:
+        return f"Export #{self.pk} of {self.project} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+    def file_for_download(self) -> Path | None:
+        """The finished file if the app may serve it: under ``THEMATA_EXPORT_ROOT`` only
+        (an export the command line wrote elsewhere stays where it was written)."""
+        if self.status != self.Status.SUCCEEDED or not self.path:
+            return None
+        path = Path(self.path).resolve()
+        if not path.is_file() or not path.is_relative_to(
+            Path(settings.THEMATA_EXPORT_ROOT).resolve()
+        ):
+            return None
+        return path
+
+    @property
+    def downloadable(self) -> bool:
+        return self.file_for_download() is not None
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_done * 100 // self.rows_total)

@@ -15,3 +15,11 @@ def review_backfill_run(project_id: int) -> None:
     project = Project.objects.filter(pk=project_id).first()
     if project is not None:
         review_backfill(project=project)
+
+
+@task
+def export_run(export_id: int) -> None:
+    """Build a queued dataset export; failures are recorded on the export itself."""
+    from .services.exports import export_run_queued
+
+    export_run_queued(export_id=export_id)

@@ -2,7 +2,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import annotate, browse, history, imports, labels, members, projects, review, setup
+from .views import (
+    annotate,
+    browse,
+    exports,
+    history,
+    imports,
+    labels,
+    members,
+    projects,
+    review,
+    setup,
+)
 
 app_name = "annotations"
 
@@ -57,4 +68,12 @@ urlpatterns = [
     ),
     # Imports (views/imports.py)
     path("p/<slug:slug>/import/", imports.import_upload, name="import_upload"),
+    # Dataset exports (views/exports.py)
+    path("p/<slug:slug>/exports/", exports.export_list, name="export_list"),
+    path("p/<slug:slug>/exports/<int:export_id>/", exports.export_status, name="export_status"),
+    path(
+        "p/<slug:slug>/exports/<int:export_id>/download/",
+        exports.export_download,
+        name="export_download",
+    ),
 ]

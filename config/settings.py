@@ -291,3 +291,9 @@ LOGGING = {
 # system's temporary directory when unset; give it room for the largest uploads) and removed
 # when its import ends. Size limits: THEMATA_IMPORT_MAX_FILE_BYTES, DATA_UPLOAD_MAX_NUMBER_FILES.
 FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
+
+# Dataset exports made in the app or the admin are written here, one folder per export, and
+# served only by the access-checked download view: never put this under a public web root.
+THEMATA_EXPORT_ROOT = Path(env_str("THEMATA_EXPORT_ROOT") or BASE_DIR / "var" / "exports")
+# The language code written on dataset cards (the corpus's language; exports do not guess it).
+THEMATA_EXPORT_LANGUAGE = env_str("THEMATA_EXPORT_LANGUAGE", "en")

@@ -28,6 +28,13 @@ def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def export_root(settings, tmp_path) -> Path:
+    # Exports started in tests write into the test's own folder, never the repository's var/.
+    settings.THEMATA_EXPORT_ROOT = tmp_path / "exports"
+    return settings.THEMATA_EXPORT_ROOT
+
+
 # Personas. Each is a user with one role in `project`; `other_project` belongs to another
 # team that none of them (but the admin) may see.
 

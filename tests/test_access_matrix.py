@@ -13,6 +13,12 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from annotations.models import Membership
+from annotations.services.exports import (
+    ExportOptions,
+    export_build,
+    export_create,
+    export_default_path,
+)
 from articles.models import Segment
 from tests.factories import MembershipFactory
 
@@ -53,6 +59,9 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "annotations:member_role_change": ("manage", {"POST"}),
     "annotations:member_remove": ("manage", {"POST"}),
     "annotations:import_upload": ("manage", {"GET", "POST"}),
+    "annotations:export_list": ("manage", {"GET", "POST"}),
+    "annotations:export_status": ("manage", {"GET"}),
+    "annotations:export_download": ("manage", {"GET"}),
 }
 
 ROLES = ["anonymous", "outsider", "reviewer", "annotator", "manager", "admin_user"]
@@ -90,6 +99,13 @@ def test_every_url_is_in_the_matrix() -> None:
     assert set(routes()) == set(MATRIX)
 
 
+def finished_export(project) -> int:
+    """A succeeded export of ``project`` with its file in place (so downloads can succeed)."""
+    export = export_create(project=project, options=ExportOptions(), by=None)
+    export_build(export=export, out=export_default_path(export))
+    return export.pk
+
+
 def url_for(name: str, project) -> str:
     segment = Segment.objects.filter(article__collection=project.collection).first()
     victim = MembershipFactory(project=project, role=Membership.Role.ANNOTATOR)
@@ -101,6 +117,8 @@ def url_for(name: str, project) -> str:
         "membership_id": victim.pk,
     }
     needed = re.findall(r"<(?:\w+:)?(\w+)>", routes()[name])
+    if "export_id" in needed:
+        values["export_id"] = finished_export(project)
     return reverse(name, kwargs={key: values[key] for key in needed})
 
 

@@ -3,7 +3,8 @@
 ``python -m tests.bench.run ingest`` runs only the ingestion part below;
 ``python -m tests.bench.run annotate [options]`` only the labelling part (``annotate.py``);
 ``python -m tests.bench.run load [options]`` only the team load part (``load.py``: gunicorn,
-50 annotators over HTTP, integrity checked in the database).
+50 annotators over HTTP, integrity checked in the database);
+``python -m tests.bench.run exports [--reuse]`` only the dataset exports (``exports.py``).
 
 Ingestion benchmark:
 
@@ -404,9 +405,10 @@ def ingestion_benchmark() -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     part = args[0] if args and not args[0].startswith("-") else "all"
-    if part not in {"all", "ingest", "annotate", "load"}:
+    if part not in {"all", "ingest", "annotate", "load", "exports"}:
         raise SystemExit(
-            "usage: python -m tests.bench.run [all | ingest | annotate [options] | load [options]]"
+            "usage: python -m tests.bench.run"
+            " [all | ingest | annotate [options] | load [options] | exports [--reuse]]"
         )
     if part in {"all", "ingest"}:
         ingestion_benchmark()
@@ -422,6 +424,12 @@ def main(argv: list[str] | None = None) -> None:
         from tests.bench import load
 
         load.main(args[1:] if part == "load" else [])
+    if part == "all":
+        print()
+    if part in {"all", "exports"}:
+        from tests.bench import exports
+
+        exports.main(args[1:] if part == "exports" else ["--reuse"])
 
 
 if __name__ == "__main__":
