@@ -147,7 +147,7 @@ class _ArticleWriter:
         self.segmentation = segmentation
         self.spans_of = SPAN_FUNCTIONS[segmentation]
         self.zone = zone
-        self.pending: dict[str, _Pending] = {}
+        self.pending: dict[str, Article] = {}
         self.articles_read = 0
         self.articles_created = 0
         self.segments_created = 0
@@ -171,10 +171,7 @@ class _ArticleWriter:
         published_at = record.published_at
         if published_at is not None and timezone.is_naive(published_at):
             published_at = published_at.replace(tzinfo=self.zone)
-        sig = near_duplicates.signature(body)
-        index = self._near_duplicate_index()
-        match = index.match(sig)
-        article = Article(
+        self.pending[content_hash] = Article(
             collection=self.collection,
             title=record.title,
             body=body,
@@ -185,16 +182,7 @@ class _ArticleWriter:
             segmentation=self.segmentation,
             metadata=record.metadata,
             import_batch=self.batch,
-            minhash=sig,
         )
-        if match is None:
-            pending = _Pending(article, near_duplicates.Group(), first=True)
-        else:
-            pending = _Pending(article, match.group, first=False)
-            article.duplicate_similarity = match.similarity
-            self.near_duplicates += 1
-        index.add(sig, pending.group)
-        self.pending[content_hash] = pending
         if len(self.pending) >= WRITE_CHUNK:
             self.flush()
 
@@ -208,15 +196,27 @@ class _ArticleWriter:
                 collection=self.collection, content_hash__in=list(self.pending)
             ).values_list("content_hash", flat=True)
         )
-        new = [pending for key, pending in self.pending.items() if key not in existing]
-        skipped = len(self.pending) - len(new)
-        if skipped:
-            # An exact copy of a stored article matched that article's group too.
-            self.near_duplicates -= sum(1 for key in existing if not self.pending[key].first)
-        self.duplicates_skipped += skipped
+        fresh = [article for key, article in self.pending.items() if key not in existing]
+        self.duplicates_skipped += len(self.pending) - len(fresh)
         self.pending = {}
-        if not new:
+        if not fresh:
             return
+        # Near-duplicates, in reading order, for the articles that will be written only
+        # (a re-import of known text computes no signatures).
+        index = self._near_duplicate_index()
+        new: list[_Pending] = []
+        for article in fresh:
+            sig = near_duplicates.signature(article.body)
+            article.minhash = sig
+            match = index.match(sig)
+            if match is None:
+                pending = _Pending(article, near_duplicates.Group(), first=True)
+            else:
+                pending = _Pending(article, match.group, first=False)
+                article.duplicate_similarity = match.similarity
+                self.near_duplicates += 1
+            index.add(sig, pending.group)
+            new.append(pending)
         articles = [pending.article for pending in new]
         if connection.vendor == "postgresql":
             _reserve_ids(articles)

@@ -11,6 +11,7 @@ import pytest
 from articles import services
 from articles.ingestion.near_duplicates import (
     NearDuplicateIndex,
+    datasketch_signature,
     signature,
     similarity,
 )
@@ -218,3 +219,12 @@ def test_the_threshold_is_configurable(tmp_path: Path, settings) -> None:
         ImportBatch.objects.filter(collection=loose).get().options["near_duplicate_threshold"]
         == 0.5
     )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_signature_is_datasketchs_minhash(seed: int) -> None:
+    # The vectorised signature computes exactly what datasketch's MinHash gives for the same
+    # shingle hashes (same scheme, seed and permutations).
+    text = body_of(story(seed)) + " Ünïcode wörds, too."
+
+    assert signature(text) == datasketch_signature(text)
