@@ -47,6 +47,14 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
 }
 
 
+# The end of "Your role in this project (Reviewer) does not allow you to …", on the 403 page.
+_REFUSED_ACTION: dict[Capability, str] = {
+    Capability.VIEW: "open it",
+    Capability.ANNOTATE: "label its segments",
+    Capability.MANAGE: "manage it (settings, labels, members, imports)",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectAccess:
     """A project as one user may use it: the project and that user's role in it."""
@@ -118,7 +126,10 @@ def get_project_for_user(
         raise Http404("No such project.")
     access = ProjectAccess(project=project, role=role)
     if not access.allows(need):
-        raise PermissionDenied(f"Your role in this project does not allow you to {need}.")
+        raise PermissionDenied(
+            f"Your role in this project ({access.role_label}) does not allow you to "
+            f"{_REFUSED_ACTION[need]}."
+        )
     return access
 
 

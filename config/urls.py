@@ -5,6 +5,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.decorators.http import require_http_methods
 
+from config.accounts import ThrottledPasswordChangeView
+
 # Django's form views would also answer PUT and PATCH; only GET and POST mean anything here.
 get_or_post = require_http_methods(["GET", "POST"])
 
@@ -19,7 +21,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password/",
-        get_or_post(auth_views.PasswordChangeView.as_view()),
+        get_or_post(ThrottledPasswordChangeView.as_view()),
         name="password_change",
     ),
     path(
@@ -29,3 +31,8 @@ urlpatterns = [
     ),
     path("", include("annotations.urls")),
 ]
+
+# Styled error pages that keep the reason a view gave (see config/views.py).
+handler403 = "config.views.permission_denied"
+handler404 = "config.views.page_not_found"
+handler500 = "config.views.server_error"
