@@ -1,14 +1,27 @@
-"""Account safety that the settings point at: the client address for login throttling and a
-password validator Django lacks."""
+"""Account safety that the settings point at: the client address and username for login
+throttling, a password validator Django lacks, the throttled password change, and ending a
+user's sessions."""
 
 from __future__ import annotations
 
 import ipaddress
+from importlib import import_module
+from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_client_ip_address
+from django import forms
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY, authenticate
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils import timezone
+
+# django-axes stores the username it counts failures against in a varchar(255) column.
+_AXES_USERNAME_MAX = 255
 
 
 def client_ip_address(request: HttpRequest) -> str | None:
@@ -31,6 +44,113 @@ def client_ip_address(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(hops[-count]))
     except ValueError:
         return remote
+
+
+def client_username(request: HttpRequest, credentials: dict[str, Any] | None = None) -> str | None:
+    """The username django-axes counts login failures against: the one typed, cut to the 255
+    characters its tables hold.
+
+    Without the cut a 300-character username was a database error (500) on PostgreSQL, on
+    the login page and the admin's; no account has such a name (150 at most), so cutting
+    cannot merge a real account's count with another's.
+    """
+    if credentials:
+        username = credentials.get(settings.AXES_USERNAME_FORM_FIELD)
+    else:
+        username = request.POST.get(settings.AXES_USERNAME_FORM_FIELD)
+    if not isinstance(username, str):
+        return None
+    return username[:_AXES_USERNAME_MAX]
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Django's password change, with the old password checked through ``authenticate()``.
+
+    django-axes then counts a wrong old password exactly like a failed login of that
+    username from that address: after ``AXES_FAILURE_LIMIT`` of them the page answers with
+    the lockout page (429), the right password included, until the cool-off has passed.
+    Without this, anyone at an unlocked, logged-in computer could guess the old password
+    without limit.
+    """
+
+    def __init__(self, user: AbstractBaseUser, *args: Any, request: HttpRequest, **kwargs: Any):
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        old_password: str = self.cleaned_data["old_password"]
+        checked = authenticate(
+            self.request, username=self.user.get_username(), password=old_password
+        )
+        if checked is None or checked.pk != self.user.pk:
+            raise ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password
+
+
+class ThrottledPasswordChangeView(auth_views.PasswordChangeView):
+    form_class = ThrottledPasswordChangeForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def form_valid(self, form: forms.Form) -> Any:
+        # A right old password ends the count, as a successful login does.
+        AxesProxyHandler.reset_attempts(
+            username=self.request.user.get_username(),
+            ip_address=get_client_ip_address(self.request),
+        )
+        return super().form_valid(form)
+
+
+def user_sessions_end(user_id: int) -> int:
+    """Delete every live session of the user ``user_id``; return how many there were.
+
+    Django keeps no index from a user to their sessions, so the unexpired sessions are read
+    and decoded (a working day's sessions of the whole site: few, and this runs only when an
+    account is deactivated or its password is set by a manager). Works with the database
+    session engines (``db``, ``cached_db``, the default); with signed-cookie sessions there
+    is nothing on the server to delete.
+    """
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    get_model_class = getattr(store_class, "get_model_class", None)
+    if get_model_class is None:
+        return 0
+    decoder = store_class()
+    wanted = str(user_id)
+    ended = 0
+    for session_key, session_data in (
+        get_model_class()
+        .objects.filter(expire_date__gt=timezone.now())
+        .values_list("session_key", "session_data")
+        .iterator()
+    ):
+        if str(decoder.decode(session_data).get(SESSION_KEY)) == wanted:
+            # Through the store, so that cached_db also forgets its cached copy.
+            store_class(session_key=session_key).delete()
+            ended += 1
+    return ended
+
+
+def end_sessions_of_deactivated_user(
+    sender: type[AbstractBaseUser],
+    instance: AbstractBaseUser,
+    update_fields: frozenset[str] | None = None,
+    **kwargs: Any,
+) -> None:
+    """``post_save`` of the user model: a deactivated account loses its sessions at once.
+
+    Django already refuses an inactive user's session, but kept it, so reactivating the
+    account brought the old cookie back to life. A signal, because the account can be
+    deactivated from anywhere that saves a user (the admin, the shell, a script), and the
+    user model is Django's own.
+    """
+    if getattr(instance, "is_active", True):
+        return
+    if update_fields is not None and "is_active" not in update_fields:
+        return
+    user_sessions_end(instance.pk)
 
 
 class RepetitivePasswordValidator:

@@ -223,6 +223,8 @@ AXES_VERBOSE = False
 # would ignore this count on its own; config.accounts.client_ip_address applies it.
 AXES_IPWARE_PROXY_COUNT = env_int("AXES_IPWARE_PROXY_COUNT", 0, minimum=0) or None
 AXES_CLIENT_IP_CALLABLE = "config.accounts.client_ip_address"
+# The typed username cut to the 255 characters axes can store (longer ones were a 500).
+AXES_USERNAME_CALLABLE = "config.accounts.client_username"
 # Django's validators let "aaaaaaaaaaaa" through; this one refuses so few distinct characters.
 # A session lasts a working day (ASVS 3.3.2 level 2: re-authenticate every 12 hours).
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE_HOURS", 12, minimum=1) * 60 * 60

@@ -582,3 +582,118 @@ def test_the_repetition_validator_explains_itself() -> None:
     with pytest.raises(Exception, match="2 different, at least 5"):
         validator.validate("abababababab")
     assert "5 different characters" in validator.get_help_text()
+
+
+# --- Regression tests from the security probe of issue 7 -----------------------------------
+
+
+@pytest.mark.parametrize("path", [LOGIN, "/admin/login/"])
+def test_a_username_over_255_characters_gets_the_usual_answer_not_a_500(
+    client, alice, path: str
+) -> None:
+    # PostgreSQL refused to store it in axes' varchar(255) column: a 500 before the fix.
+    response = client.post(path, {"username": "x" * 300, "password": "not the password"})
+
+    assert response.status_code == 200
+    # "Please enter a correct username and password", or "the correct … for a staff account".
+    assert "correct username and password" in response.content.decode()
+    assert AccessFailureLog.objects.get().username == "x" * 255
+
+
+def test_a_long_username_is_throttled_like_any_other(client, alice) -> None:
+    answers = fail(client, 5, "y" * 400)
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
+
+
+def test_twelve_wrong_old_passwords_lock_the_password_change(client, alice) -> None:
+    log_in(client)
+    new = "a quieter orchard of plums"
+
+    wrong = [change_password(client, new, old=f"guess number {n}") for n in range(12)]
+    right = change_password(client, new)
+
+    assert [a.status_code for a in wrong] == [200] * 4 + [429] * 8
+    assert right.status_code == 429
+    body = right.content.decode()
+    assert "Changing the password is paused" in body
+    assert "Try again in 15 minutes." in body
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)
+    assert AccessAttempt.objects.get(username="alice").path_info == "/accounts/password/"
+
+
+def test_wrong_old_passwords_count_with_failed_logins(client, alice) -> None:
+    fail(Client(), 3)
+    client.force_login(alice)
+
+    answers = [change_password(client, "a quieter orchard of plums", old="no") for _ in range(2)]
+
+    assert [a.status_code for a in answers] == [200, 429]
+    assert log_in(Client()).status_code == 429
+
+
+def test_a_right_old_password_after_some_wrong_ones_changes_it_and_resets_the_count(
+    client, alice
+) -> None:
+    client.force_login(alice)
+    for _ in range(4):
+        change_password(client, "a quieter orchard of plums", old="no")
+
+    response = change_password(client, "a quieter orchard of plums")
+
+    assert response.status_code == 302
+    assert not AccessAttempt.objects.filter(username="alice").exists()
+
+
+def test_deactivating_a_user_in_the_admin_ends_their_sessions(alice, admin_user, project) -> None:
+    browser = Client()
+    log_in(browser)
+    old_cookie = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    admin = Client()
+    admin.force_login(admin_user)
+    url = reverse("admin:auth_user_change", args=[alice.pk])
+    form = admin.get(url).context["adminform"].form
+    data = {
+        "username": alice.username,
+        "first_name": "",
+        "last_name": "",
+        "email": "",
+        "date_joined_0": form["date_joined"].value().strftime("%Y-%m-%d"),
+        "date_joined_1": form["date_joined"].value().strftime("%H:%M:%S"),
+        "is_active": "",  # unticked
+    }
+
+    deactivated = admin.post(url, data)
+    alice.is_active = True  # an administrator changes their mind
+    alice.save()
+    replay = Client()
+    replay.cookies[settings.SESSION_COOKIE_NAME] = old_cookie
+
+    assert deactivated.status_code == 302, deactivated.context["adminform"].form.errors
+    assert not SessionStore().exists(old_cookie)
+    assert replay.get(members_url(project)).status_code == 302
+    assert SESSION_KEY not in replay.session
+
+
+def test_any_save_that_deactivates_a_user_ends_only_their_sessions(alice, manager) -> None:
+    alices, managers = Client(), Client()
+    alices.force_login(alice)
+    managers.force_login(manager)
+
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+
+    assert not SessionStore().exists(alices.cookies[settings.SESSION_COOKIE_NAME].value)
+    assert SessionStore().exists(managers.cookies[settings.SESSION_COOKIE_NAME].value)
+
+
+def test_saving_an_active_user_keeps_their_sessions(alice) -> None:
+    browser = Client()
+    browser.force_login(alice)
+
+    alice.first_name = "Alice"
+    alice.save()
+
+    assert SessionStore().exists(browser.cookies[settings.SESSION_COOKIE_NAME].value)
+    assert is_logged_in(browser)
