@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.models import User
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import Textarea
-from django.http import HttpRequest, HttpResponse
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -26,6 +30,7 @@ from .models import (
     Project,
 )
 from .services.exports import export_start, gold_available
+from .services.members import MembershipRejected, membership_changes_check, memberships_delete
 
 
 class LabelInline(admin.TabularInline):
@@ -53,8 +58,45 @@ class LabelAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+def _was_manager(form: forms.ModelForm) -> bool:
+    return bool(form.instance.pk) and form.initial.get("role") == Membership.Role.MANAGER
+
+
+class MembershipInlineFormSet(BaseInlineFormSet):
+    """The project's members as one formset: refused as a whole, with the reason above the
+    table, when the rows as submitted (deleted, re-roled, added) leave no manager."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors) or self.instance.pk is None:
+            return
+        removed: list[int] = []
+        demoted: list[int] = []
+        new_managers = 0
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or not form.cleaned_data:
+                continue
+            if self.can_delete and self._should_delete_form(form):
+                if form.instance.pk:
+                    removed.append(form.instance.pk)
+                continue
+            is_manager = form.cleaned_data.get("role") == Membership.Role.MANAGER
+            if _was_manager(form) and not is_manager:
+                demoted.append(form.instance.pk)
+            elif is_manager and not _was_manager(form):
+                new_managers += 1
+        try:
+            # The admin saves inside one transaction: the managers stay locked until then.
+            membership_changes_check(
+                project=self.instance, removed=removed, demoted=demoted, new_managers=new_managers
+            )
+        except MembershipRejected as error:
+            raise forms.ValidationError(str(error)) from None
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = MembershipInlineFormSet
     fields = ["user", "role", "created_at"]
     readonly_fields = ["created_at"]
     autocomplete_fields = ["user"]
@@ -111,13 +153,67 @@ class ProjectAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/annotations/project/export_dataset.html", context)
 
 
+class MembershipAdminForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "project", "role"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        role = cleaned.get("role")
+        if _was_manager(self) and role and role != Membership.Role.MANAGER:
+            try:
+                membership_changes_check(project=self.instance.project, demoted=[self.instance.pk])
+            except MembershipRejected as error:
+                raise forms.ValidationError(str(error)) from None
+        return cleaned
+
+
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """Memberships one by one. A project's last manager can be neither re-roled nor deleted
+    here (the same rule as on the members page, ``membership_changes_check``), and an existing
+    membership cannot be moved to another user or project: add a new one instead."""
+
+    form = MembershipAdminForm
     list_display = ["user", "project", "role", "created_at"]
     list_filter = ["role", "project"]
     search_fields = ["user__username", "user__email", "project__name"]
     list_select_related = ["user", "project"]
     autocomplete_fields = ["user", "project"]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Membership | None = None
+    ) -> list[str] | tuple[str, ...]:
+        return ["user", "project"] if obj is not None else []
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        memberships_delete(memberships=[obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        memberships_delete(memberships=queryset.select_related("project"))
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            with transaction.atomic():
+                return super().delete_view(request, object_id, extra_context)
+        except MembershipRejected as error:
+            self.message_user(request, str(error), messages.ERROR)
+            url = reverse("admin:annotations_membership_change", args=[object_id])
+            return HttpResponseRedirect(url)
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Membership], **kwargs: Any
+    ) -> Any:
+        # The bulk "delete selected" action: refused as a whole, with the reason.
+        try:
+            with transaction.atomic():
+                return super().response_action(request, queryset, **kwargs)
+        except MembershipRejected as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class AnnotationLabelInline(admin.TabularInline):

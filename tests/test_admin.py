@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from annotations.models import Annotation, AnnotationEvent, GoldLabel, GoldLabelEvent
+from annotations.models import Annotation, AnnotationEvent, GoldLabel, GoldLabelEvent, Membership
 from annotations.services.answers import annotation_submit
 from articles.models import Article, Segment
 from tests.factories import (
@@ -162,3 +162,180 @@ def test_gold_labels_are_read_only_in_the_admin(admin_client_with_data) -> None:
     assert delete.status_code == 403
     gold.refresh_from_db()
     assert (gold.version, gold.note) == (1, "")
+
+
+# --- A project's last manager (the same rule as the members page) --------------------------
+
+
+def _value(bound) -> object:
+    value = bound.value()
+    if value is None or value is False:
+        return None
+    if value is True:
+        return "on"
+    if isinstance(value, (list, tuple)):
+        return [getattr(v, "pk", v) for v in value]
+    return getattr(value, "pk", value)
+
+
+def change_page_data(response) -> dict[str, object]:
+    """The POST data the admin's change page would send as it stands, inlines included."""
+    data: dict[str, object] = {}
+    forms = [response.context["adminform"].form]
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        management = formset.management_form
+        for name in management.fields:
+            data[management.add_prefix(name)] = management[name].value()
+        forms.extend(formset.forms)
+    for form in forms:
+        for name in form.fields:
+            value = _value(form[name])
+            if value is not None:
+                data[form.add_prefix(name)] = value
+    return data
+
+
+@pytest.fixture
+def staff_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def project_change(staff_client, project, edit) -> object:
+    url = reverse("admin:annotations_project_change", args=[project.pk])
+    page = staff_client.get(url)
+    data = change_page_data(page)
+    prefix = page.context["inline_admin_formsets"][0].formset.prefix
+    rows = {
+        int(data[f"{prefix}-{i}-id"]): f"{prefix}-{i}"
+        for i in range(int(data[f"{prefix}-TOTAL_FORMS"]))
+    }
+    edit(data, rows)
+    return staff_client.post(url, data)
+
+
+def test_the_admin_inline_cannot_delete_a_projects_last_manager(
+    staff_client, project, manager, annotator
+) -> None:
+    only = Membership.objects.get(user=manager)
+
+    response = project_change(
+        staff_client, project, lambda data, rows: data.update({f"{rows[only.pk]}-DELETE": "on"})
+    )
+
+    assert response.status_code == 200  # the form again, with the reason
+    assert (
+        f"{manager.username} is the project&#x27;s only manager. Make someone else a manager first."
+        in response.content.decode()
+    )
+    assert Membership.objects.filter(pk=only.pk, role="manager").exists()
+
+
+def test_the_admin_inline_cannot_demote_a_projects_last_manager(
+    staff_client, project, manager
+) -> None:
+    only = Membership.objects.get(user=manager)
+
+    response = project_change(
+        staff_client, project, lambda data, rows: data.update({f"{rows[only.pk]}-role": "reviewer"})
+    )
+
+    assert response.status_code == 200
+    assert "only manager" in response.content.decode()
+    only.refresh_from_db()
+    assert only.role == "manager"
+
+
+def test_the_admin_inline_cannot_remove_two_managers_at_once(
+    staff_client, project, manager
+) -> None:
+    first = Membership.objects.get(user=manager)
+    second = MembershipFactory(project=project, role="manager")
+
+    response = project_change(
+        staff_client,
+        project,
+        lambda data, rows: data.update(
+            {f"{rows[first.pk]}-DELETE": "on", f"{rows[second.pk]}-role": "annotator"}
+        ),
+    )
+
+    assert response.status_code == 200
+    assert "without a manager" in response.content.decode()
+    assert Membership.objects.filter(project=project, role="manager").count() == 2
+
+
+def test_the_admin_inline_may_hand_the_manager_role_over_in_one_save(
+    staff_client, project, manager, annotator
+) -> None:
+    old = Membership.objects.get(user=manager)
+    new = Membership.objects.get(user=annotator)
+
+    response = project_change(
+        staff_client,
+        project,
+        lambda data, rows: data.update(
+            {f"{rows[old.pk]}-DELETE": "on", f"{rows[new.pk]}-role": "manager"}
+        ),
+    )
+
+    assert response.status_code == 302
+    assert list(Membership.objects.filter(project=project).values_list("user", "role")) == [
+        (annotator.pk, "manager")
+    ]
+
+
+def test_the_membership_admin_cannot_demote_the_last_manager(staff_client, project, manager):
+    only = Membership.objects.get(user=manager)
+
+    response = staff_client.post(
+        reverse("admin:annotations_membership_change", args=[only.pk]), {"role": "annotator"}
+    )
+
+    assert response.status_code == 200
+    assert "only manager" in response.content.decode()
+    only.refresh_from_db()
+    assert only.role == "manager"
+
+
+def test_the_membership_admin_delete_page_keeps_the_last_manager(
+    staff_client, project, manager
+) -> None:
+    only = Membership.objects.get(user=manager)
+
+    response = staff_client.post(
+        reverse("admin:annotations_membership_delete", args=[only.pk]), {"post": "yes"}, follow=True
+    )
+
+    assert "only manager" in response.content.decode()
+    assert Membership.objects.filter(pk=only.pk).exists()
+
+
+def test_the_membership_admin_deletes_a_manager_when_another_remains(
+    staff_client, project, manager
+) -> None:
+    first = Membership.objects.get(user=manager)
+    MembershipFactory(project=project, role="manager")
+
+    response = staff_client.post(
+        reverse("admin:annotations_membership_delete", args=[first.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not Membership.objects.filter(pk=first.pk).exists()
+
+
+def test_the_bulk_delete_keeps_the_last_manager_and_deletes_nothing(
+    staff_client, project, manager, annotator
+) -> None:
+    chosen = list(Membership.objects.filter(project=project).values_list("pk", flat=True))
+
+    response = staff_client.post(
+        reverse("admin:annotations_membership_changelist"),
+        {"action": "delete_selected", "_selected_action": chosen, "post": "yes"},
+        follow=True,
+    )
+
+    assert "only manager" in response.content.decode()
+    assert Membership.objects.filter(project=project).count() == len(chosen) == 2
