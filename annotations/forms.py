@@ -347,6 +347,44 @@ class MemberRoleForm(forms.Form):
     role = _role_field()
 
 
+class MemberPasswordForm(forms.Form):
+    """A manager sets a member's password, or leaves both fields blank to have one generated.
+
+    ``members`` are the (membership id, username) pairs the manager may choose from
+    (``password_settable_members``); the service checks the rule again when saving.
+    """
+
+    member = forms.TypedChoiceField(coerce=int, label="Member")
+    password1 = forms.CharField(
+        label="New password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="New password again",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args: Any, members: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["member"].choices = [("", "Choose a member"), *members]
+        rules = " ".join(password_validation.password_validators_help_texts())
+        self.fields[
+            "password1"
+        ].help_text = (
+            f"{rules} Or leave both fields blank: a password is generated and shown to you once."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("password1", "") != cleaned.get("password2", ""):
+            self.add_error("password2", "The two passwords differ.")
+        return cleaned
+
+
 # Import forms (views/imports.py)
 
 

@@ -57,6 +57,9 @@ urlpatterns = [
     path("p/<slug:slug>/members/add/", members.member_add, name="member_add"),
     path("p/<slug:slug>/members/new/", members.member_create, name="member_create"),
     path(
+        "p/<slug:slug>/members/password/", members.member_password_set, name="member_password_set"
+    ),
+    path(
         "p/<slug:slug>/members/<int:membership_id>/role/",
         members.member_role_change,
         name="member_role_change",

@@ -56,6 +56,7 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "annotations:member_list": ("manage", {"GET"}),
     "annotations:member_add": ("manage", {"POST"}),
     "annotations:member_create": ("manage", {"POST"}),
+    "annotations:member_password_set": ("manage", {"POST"}),
     "annotations:member_role_change": ("manage", {"POST"}),
     "annotations:member_remove": ("manage", {"POST"}),
     "annotations:import_upload": ("manage", {"GET", "POST"}),

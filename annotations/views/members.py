@@ -10,7 +10,9 @@ has errors (re-shown in place, 400) or a generated password must be shown once (
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import OuterRef, QuerySet
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,28 +23,42 @@ from django_htmx.http import HttpResponseClientRedirect
 from config.http import AuthenticatedHttpRequest
 
 from ..access import Capability, ProjectAccess, get_project_for_user
-from ..forms import AccountCreateForm, MemberAddForm, MemberRoleForm
+from ..forms import AccountCreateForm, MemberAddForm, MemberPasswordForm, MemberRoleForm
 from ..models import AnnotatorProgress, Membership, Project, progress_of
 from ..services.members import (
+    PASSWORD_RULE,
     MembershipRejected,
     account_create,
+    account_password_set,
     membership_add,
     membership_remove,
     membership_role_change,
+    password_settable_filter,
+    password_settable_members,
 )
 
 TEMPLATE = "annotations/member_list.html"
 
 
-def _members(project: Project) -> QuerySet[Membership]:
-    """The members with their user and their progress counts, in one query for all."""
+def _members(project: Project, by: AbstractBaseUser | AnonymousUser) -> QuerySet[Membership]:
+    """The members with their user, their progress counts, and whether ``by`` may set their
+    password, in one query for all."""
     progress = AnnotatorProgress.objects.count_columns(project=project, annotator=OuterRef("user"))
     return (
         Membership.objects.filter(project=project)
         .select_related("user")
-        .annotate(**progress)
+        .annotate(
+            **progress,
+            password_settable=ExpressionWrapper(
+                password_settable_filter(by), output_field=BooleanField()
+            ),
+        )
         .order_by("user__username")
     )
+
+
+def _password_choices(members: list[Membership]) -> list[tuple[int, str]]:
+    return [(m.pk, m.user.get_username()) for m in members if m.password_settable]
 
 
 def _render(
@@ -52,11 +68,12 @@ def _render(
     status: int = 200,
     add_form: MemberAddForm | None = None,
     create_form: AccountCreateForm | None = None,
+    password_form: MemberPasswordForm | None = None,
     notice: str = "",
     error: str = "",
     created: dict[str, str] | None = None,
 ) -> HttpResponse:
-    members = list(_members(access.project))
+    members = list(_members(access.project, request.user))
     total = access.project.collection.segment_count
     for member in members:
         member.progress = progress_of(member, total=total)  # type: ignore[attr-defined]
@@ -69,6 +86,9 @@ def _render(
         "roles": Membership.Role.choices,
         "add_form": add_form or MemberAddForm(auto_id="add-%s"),
         "create_form": create_form or AccountCreateForm(auto_id="new-%s"),
+        "password_form": password_form
+        or MemberPasswordForm(auto_id="pw-%s", members=_password_choices(members)),
+        "password_rule": PASSWORD_RULE,
         "notice": notice,
         "error": error,
         "created": created,
@@ -175,6 +195,45 @@ def member_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             add_never_cache_headers(response)
             return response
     return _render(request, access, status=400, create_form=form)
+
+
+@require_POST
+def member_password_set(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    access = _manageable(request, slug)
+    settable = password_settable_members(project=access.project, by=request.user).select_related(
+        "user"
+    )
+    form = MemberPasswordForm(
+        request.POST, auto_id="pw-%s", members=[(m.pk, m.user.get_username()) for m in settable]
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = account_password_set(
+                membership=_membership(access, data["member"]),
+                by=request.user,
+                password=data["password1"] or None,
+            )
+        except MembershipRejected as error:
+            form.add_error("password1", str(error))
+        else:
+            username = result.membership.user.get_username()
+            notice = (
+                f"Set a new password for {username}; they were logged out everywhere and "
+                "log in with the new one."
+            )
+            if result.generated_password is None:
+                return _done(request, access, notice)
+            # As for a created account: the password is in this answer only, never cached.
+            response = _render(
+                request,
+                access,
+                notice=notice,
+                created={"username": username, "password": result.generated_password},
+            )
+            add_never_cache_headers(response)
+            return response
+    return _render(request, access, status=400, password_form=form)
 
 
 @require_POST

@@ -13,6 +13,7 @@ from annotations.services.answers import annotation_submit
 from annotations.services.members import (
     MembershipRejected,
     account_create,
+    account_password_set,
     membership_add,
     membership_remove,
     membership_role_change,
@@ -726,3 +727,189 @@ def test_membership_add_and_role_change_work_together(project, manager) -> None:
     assert membership.user == colleague
     with pytest.raises(MembershipRejected, match="only manager"):
         membership_role_change(membership=membership, role="reviewer")
+
+
+# --- A manager sets a member's password (the login page promises it) ----------------------
+
+
+def set_password(client: Client, project, membership: Membership, password: str = "", **extra):
+    return client.post(
+        url("member_password_set", project),
+        {"member": membership.pk, "password1": password, "password2": password},
+        **extra,
+    )
+
+
+def test_the_members_page_offers_to_set_a_password_and_says_for_whom(
+    manager_client, project, annotator
+) -> None:
+    body = manager_client.get(url("member_list", project)).content.decode()
+
+    assert "Set a new password" in body
+    assert url("member_password_set", project) in body
+    assert "belong only to projects you manage" in body
+    assert f'<option value="{membership_of(annotator, project).pk}">{annotator.username}' in body
+
+
+def test_a_manager_sets_a_members_password_and_their_sessions_end(
+    manager_client, project, annotator
+) -> None:
+    theirs = Client()
+    theirs.force_login(annotator)
+
+    response = set_password(manager_client, project, membership_of(annotator, project), STRONG)
+
+    assert response.status_code == 302
+    annotator.refresh_from_db()
+    assert annotator.check_password(STRONG)
+    assert theirs.get(url("project_detail", project)).status_code == 302  # to the login page
+    fresh = Client()
+    assert fresh.post("/accounts/login/", {"username": annotator.username, "password": STRONG})[
+        "Location"
+    ] == reverse("annotations:home")
+
+
+def test_a_blank_password_is_generated_and_shown_once_uncached(
+    manager_client, project, annotator
+) -> None:
+    response = set_password(manager_client, project, membership_of(annotator, project), **HTMX)
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    body = response.content.decode()
+    assert "<html" not in body
+    assert "shown <strong>only this once</strong>" in body
+    generated = response.context["created"]["password"]
+    assert generated in body
+    annotator.refresh_from_db()
+    assert annotator.check_password(generated)
+
+
+def test_a_weak_password_is_refused_with_the_validators_reason(
+    manager_client, project, annotator
+) -> None:
+    response = set_password(
+        manager_client, project, membership_of(annotator, project), "password1234", **HTMX
+    )
+
+    assert response.status_code == 400
+    assert "This password is too common." in response.content.decode()
+    annotator.refresh_from_db()
+    assert not annotator.check_password("password1234")
+
+
+def test_two_different_passwords_are_refused(manager_client, project, annotator) -> None:
+    response = manager_client.post(
+        url("member_password_set", project),
+        {"member": membership_of(annotator, project).pk, "password1": STRONG, "password2": "x"},
+    )
+
+    assert response.status_code == 400
+    assert "The two passwords differ." in response.content.decode()
+
+
+def test_a_manager_cannot_set_the_password_of_someone_in_a_project_they_do_not_manage(
+    manager_client, project, other_project, annotator
+) -> None:
+    MembershipFactory(project=other_project, user=annotator, role=Membership.Role.REVIEWER)
+    before = annotator.password
+
+    page = manager_client.get(url("member_list", project)).content.decode()
+    response = set_password(manager_client, project, membership_of(annotator, project), STRONG)
+
+    assert f">{annotator.username}</option>" not in page
+    assert response.status_code == 400
+    annotator.refresh_from_db()
+    assert annotator.password == before
+
+
+def test_a_manager_may_set_it_when_every_project_of_the_member_is_theirs(
+    manager_client, manager, project, other_project, annotator
+) -> None:
+    MembershipFactory(project=other_project, user=manager, role=Membership.Role.MANAGER)
+    MembershipFactory(project=other_project, user=annotator, role=Membership.Role.REVIEWER)
+
+    response = set_password(manager_client, project, membership_of(annotator, project), STRONG)
+
+    assert response.status_code == 302
+    annotator.refresh_from_db()
+    assert annotator.check_password(STRONG)
+
+
+@pytest.mark.parametrize("flag", ["is_staff", "is_superuser"])
+def test_a_manager_cannot_set_an_administrators_password(
+    manager_client, project, flag: str
+) -> None:
+    boss = MembershipFactory(project=project, user=UserFactory(**{flag: True}))
+
+    with pytest.raises(MembershipRejected, match="not administrators or staff"):
+        account_password_set(membership=boss, by=membership_of_manager(project), password=STRONG)
+    response = set_password(manager_client, project, boss, STRONG)
+
+    assert response.status_code == 400
+    boss.user.refresh_from_db()
+    assert not boss.user.check_password(STRONG)
+
+
+def membership_of_manager(project):
+    return Membership.objects.get(project=project, role=Membership.Role.MANAGER).user
+
+
+def test_a_manager_cannot_set_their_own_password_here(manager_client, project, manager) -> None:
+    response = set_password(manager_client, project, membership_of(manager, project), STRONG)
+
+    assert response.status_code == 400
+    manager.refresh_from_db()
+    assert not manager.check_password(STRONG)
+
+
+def test_a_member_of_another_project_is_a_404(manager_client, project, other_project) -> None:
+    elsewhere = MembershipFactory(project=other_project)
+
+    response = set_password(manager_client, project, elsewhere, STRONG)
+
+    assert response.status_code == 400  # not among the choices
+    elsewhere.user.refresh_from_db()
+    assert not elsewhere.user.check_password(STRONG)
+
+
+def test_an_administrator_may_set_an_ordinary_members_password(
+    client, admin_user, project, other_project, annotator
+) -> None:
+    MembershipFactory(project=other_project, user=annotator)
+    client.force_login(admin_user)
+
+    response = set_password(client, project, membership_of(annotator, project), STRONG)
+
+    assert response.status_code == 302
+    annotator.refresh_from_db()
+    assert annotator.check_password(STRONG)
+
+
+def test_setting_a_password_lifts_the_members_login_lockout(
+    manager_client, project, annotator
+) -> None:
+    locked = Client()
+    for _ in range(5):
+        locked.post("/accounts/login/", {"username": annotator.username, "password": "wrong"})
+    assert (
+        locked.post(
+            "/accounts/login/", {"username": annotator.username, "password": "wrong"}
+        ).status_code
+        == 429
+    )
+
+    set_password(manager_client, project, membership_of(annotator, project), STRONG)
+    response = locked.post("/accounts/login/", {"username": annotator.username, "password": STRONG})
+
+    assert response.status_code == 302
+
+
+def test_a_reviewer_cannot_set_passwords(client, project, reviewer, annotator) -> None:
+    client.force_login(reviewer)
+
+    response = set_password(client, project, membership_of(annotator, project), STRONG)
+
+    assert response.status_code == 403
+    annotator.refresh_from_db()
+    assert not annotator.check_password(STRONG)
