@@ -8,11 +8,10 @@ from django.contrib.auth import get_user_model
 
 from annotations.models import Project
 from annotations.services.answers import annotation_submit
-from articles.models import Segment
-from tests.factories import MembershipFactory
-
 from annotations.services.demo import demo_load
+from articles.models import Segment
 from tests.browser.conftest import PASSWORD, log_in
+from tests.factories import MembershipFactory
 
 DEMO = "foreign-ministry-briefings"
 PHONE = {"width": 390, "height": 844}
