@@ -46,7 +46,9 @@ def client_ip_address(request: HttpRequest) -> str | None:
         return remote
 
 
-def client_username(request: HttpRequest, credentials: dict[str, Any] | None = None) -> str | None:
+def client_username(
+    request: HttpRequest | None, credentials: dict[str, Any] | None = None
+) -> str | None:
     """The username django-axes counts login failures against: the one typed, cut to the 255
     characters its tables hold.
 
@@ -56,8 +58,10 @@ def client_username(request: HttpRequest, credentials: dict[str, Any] | None = N
     """
     if credentials:
         username = credentials.get(settings.AXES_USERNAME_FORM_FIELD)
-    else:
+    elif request is not None:
         username = request.POST.get(settings.AXES_USERNAME_FORM_FIELD)
+    else:
+        username = None
     if not isinstance(username, str):
         return None
     return username[:_AXES_USERNAME_MAX]
