@@ -5,10 +5,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import ActionLocation
 from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import Textarea
+from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -76,7 +78,7 @@ class MembershipInlineFormSet(BaseInlineFormSet):
         for form in self.forms:
             if not hasattr(form, "cleaned_data") or not form.cleaned_data:
                 continue
-            if self.can_delete and self._should_delete_form(form):
+            if self.can_delete and form.cleaned_data.get(DELETION_FIELD_NAME):
                 if form.instance.pk:
                     removed.append(form.instance.pk)
                 continue
@@ -159,7 +161,7 @@ class MembershipAdminForm(forms.ModelForm):
         fields = ["user", "project", "role"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         role = cleaned.get("role")
         if _was_manager(self) and role and role != Membership.Role.MANAGER:
             try:
@@ -205,12 +207,15 @@ class MembershipAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(url)
 
     def response_action(
-        self, request: HttpRequest, queryset: QuerySet[Membership], **kwargs: Any
-    ) -> Any:
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Membership],
+        action_location: ActionLocation = ActionLocation.CHANGE_LIST,
+    ) -> HttpResponse | None:
         # The bulk "delete selected" action: refused as a whole, with the reason.
         try:
             with transaction.atomic():
-                return super().response_action(request, queryset, **kwargs)
+                return super().response_action(request, queryset, action_location)
         except MembershipRejected as error:
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())

@@ -10,14 +10,13 @@ from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_ip_address
-from django import forms
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 # django-axes stores the username it counts failures against in a varchar(255) column.
@@ -56,10 +55,11 @@ def client_username(
     the login page and the admin's; no account has such a name (150 at most), so cutting
     cannot merge a real account's count with another's.
     """
+    field = getattr(settings, "AXES_USERNAME_FORM_FIELD", "username")
     if credentials:
-        username = credentials.get(settings.AXES_USERNAME_FORM_FIELD)
+        username = credentials.get(field)
     elif request is not None:
-        username = request.POST.get(settings.AXES_USERNAME_FORM_FIELD)
+        username = request.POST.get(field)
     else:
         username = None
     if not isinstance(username, str):
@@ -77,7 +77,7 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
     without limit.
     """
 
-    def __init__(self, user: AbstractBaseUser, *args: Any, request: HttpRequest, **kwargs: Any):
+    def __init__(self, user: Any, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
         super().__init__(user, *args, **kwargs)
         self.request = request
 
@@ -99,7 +99,7 @@ class ThrottledPasswordChangeView(auth_views.PasswordChangeView):
     def get_form_kwargs(self) -> dict[str, Any]:
         return {**super().get_form_kwargs(), "request": self.request}
 
-    def form_valid(self, form: forms.Form) -> Any:
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
         # A right old password ends the count, as a successful login does.
         AxesProxyHandler.reset_attempts(
             username=self.request.user.get_username(),

@@ -180,3 +180,12 @@ def test_an_exception_in_a_view_is_answered_by_the_styled_500(client, annotator)
     assert response.status_code == 500
     assert "<h1>Server error</h1>" in response.content.decode()
     assert "ZeroDivisionError" not in response.content.decode()
+
+
+def test_an_anonymous_visitor_gets_the_404_page_with_a_way_to_log_in(client) -> None:
+    response = client.get("/no/such/page/")
+
+    body = response.content.decode()
+    assert response.status_code == 404
+    assert "<h1>Not found</h1>" in body
+    assert 'href="/accounts/login/"' in body

@@ -244,18 +244,19 @@ def password_settable_filter(by: AbstractBaseUser | AnonymousUser) -> Q:
     in a project ``by`` manages: a manager of one project cannot take over an account that
     another team relies on. Superusers may set any ordinary account's password.
     """
+    by_pk: int = by.pk or 0  # an anonymous user has no pk and manages nothing
     rule = Q(user__is_staff=False, user__is_superuser=False, user__is_active=True) & ~Q(
-        user_id=by.pk
+        user_id=by_pk
     )
     if getattr(by, "is_superuser", False):
         return rule
-    managed = Membership.objects.filter(user_id=by.pk, role=Membership.Role.MANAGER).values(
+    managed = Membership.objects.filter(user_id=by_pk, role=Membership.Role.MANAGER).values(
         "project_id"
     )
     elsewhere = Membership.objects.filter(user_id=OuterRef("user_id")).exclude(
         project_id__in=managed
     )
-    return rule & ~Exists(elsewhere)
+    return rule & ~Q(Exists(elsewhere))
 
 
 def password_settable_members(

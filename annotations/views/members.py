@@ -58,7 +58,11 @@ def _members(project: Project, by: AbstractBaseUser | AnonymousUser) -> QuerySet
 
 
 def _password_choices(members: list[Membership]) -> list[tuple[int, str]]:
-    return [(m.pk, m.user.get_username()) for m in members if m.password_settable]
+    return [
+        (m.pk, m.user.get_username())
+        for m in members
+        if m.password_settable  # type: ignore[attr-defined]  # annotated by _members()
+    ]
 
 
 def _render(
