@@ -21,6 +21,7 @@ PAGES = [
     f"/p/{DEMO}/annotate/",
     f"/p/{DEMO}/import/",
     "/accounts/password/",
+    "/p/no-such-project/",  # the 404 page
 ]
 
 
