@@ -370,7 +370,9 @@ class MemberPasswordForm(forms.Form):
 
     def __init__(self, *args: Any, members: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["member"].choices = [("", "Choose a member"), *members]
+        member = self.fields["member"]
+        assert isinstance(member, forms.ChoiceField)
+        member.choices = [("", "Choose a member"), *members]
         rules = " ".join(password_validation.password_validators_help_texts())
         self.fields[
             "password1"
@@ -379,7 +381,7 @@ class MemberPasswordForm(forms.Form):
         )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if cleaned.get("password1", "") != cleaned.get("password2", ""):
             self.add_error("password2", "The two passwords differ.")
         return cleaned
