@@ -181,7 +181,8 @@ def membership_role_change(*, membership: Membership, role: str) -> Membership:
         # two managers changing each other.
         _managers_locked(membership.project_id)
         current = (
-            Membership.objects.select_for_update()
+            # of=self: the joined project row is read, not locked.
+            Membership.objects.select_for_update(of=("self",))
             .select_related("project")
             .filter(pk=membership.pk)
             .first()
@@ -203,7 +204,8 @@ def membership_remove(*, membership: Membership) -> None:
     with transaction.atomic():
         _managers_locked(membership.project_id)
         current = (
-            Membership.objects.select_for_update()
+            # of=self: the joined project row is read, not locked.
+            Membership.objects.select_for_update(of=("self",))
             .select_related("project")
             .filter(pk=membership.pk)
             .first()
