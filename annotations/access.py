@@ -51,6 +51,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
 _REFUSED_ACTION: dict[Capability, str] = {
     Capability.VIEW: "open it",
     Capability.ANNOTATE: "label its segments",
+    Capability.REVIEW: "review its answers",
     Capability.MANAGE: "manage it (settings, labels, members, imports)",
 }
 
@@ -128,7 +129,7 @@ def get_project_for_user(
     if not access.allows(need):
         raise PermissionDenied(
             f"Your role in this project ({access.role_label}) does not allow you to "
-            f"{_REFUSED_ACTION[need]}."
+            f"{_REFUSED_ACTION.get(need, str(need))}."
         )
     return access
 

@@ -189,3 +189,14 @@ def test_an_anonymous_visitor_gets_the_404_page_with_a_way_to_log_in(client) -> 
     assert response.status_code == 404
     assert "<h1>Not found</h1>" in body
     assert 'href="/accounts/login/"' in body
+
+
+def test_an_annotator_on_the_review_screen_is_told_their_role_does_not_review(
+    client, annotator, project
+) -> None:
+    client.force_login(annotator)
+
+    response = client.get(reverse("annotations:review", args=[project.slug]))
+
+    assert response.status_code == 403
+    assert "(Annotator) does not allow you to review its answers." in response.content.decode()
