@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 
 from annotations.exporting import writers
 from annotations.models import Annotation, Export, GoldLabel, Label, Project
+from annotations.services import exports as exports_service
 from annotations.services.answers import annotation_submit
 from annotations.services.exports import (
     ExportOptions,
@@ -65,7 +66,8 @@ def build(project, tmp_path: Path, name: str, **options) -> tuple[Export, Path, 
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    # Split on "\n" only: str.splitlines() also splits inside text at U+2028 and friends.
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
 
 
 # --- Label modes -----------------------------------------------------------------------
@@ -443,6 +445,7 @@ def test_a_failed_export_records_why_and_leaves_no_file(answered, tmp_path, monk
             raise OSError("No space left on device")
 
     monkeypatch.setattr(writers.JsonlWriter, "write", failing_write)
+    monkeypatch.setattr(exports_service, "SQL_JSON_LINES", False)  # through JsonlWriter
     export = export_create(project=answered, options=ExportOptions(labels="raw"), by=None)
     out = tmp_path / "raw.jsonl"
 
@@ -460,6 +463,7 @@ def test_a_failed_re_export_keeps_the_previous_file(answered, tmp_path, monkeypa
     _, out, _ = build(answered, tmp_path, "raw.jsonl", labels="raw")
     before = out.read_bytes()
     monkeypatch.setattr(writers.JsonlWriter, "close", lambda self: 1 / 0)
+    monkeypatch.setattr(exports_service, "SQL_JSON_LINES", False)  # through JsonlWriter
 
     with pytest.raises(ZeroDivisionError):
         build(answered, tmp_path, "raw.jsonl", labels="raw")
@@ -575,3 +579,46 @@ def test_near_copies_of_an_article_stay_in_its_split(team, tmp_path, seed) -> No
     assert all(len(splits) == 1 for splits in split_of_group.values()), split_of_group
     assert len(split_of_group) == len(articles) - 6  # 16 articles, 6 of them copies
     assert summary["rows"] == len(segments_of(project))
+
+
+@pytest.mark.parametrize("real_names", [False, True])
+def test_postgres_json_lines_are_the_same_bytes_as_the_python_writer(
+    team, tmp_path, monkeypatch, real_names
+) -> None:
+    from django.db import connection
+
+    from annotations.services import exports
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the database formats JSON lines on PostgreSQL only")
+    project, (zoe, adam, mia) = team
+    first, second, third, *_ = segments_of(project)
+    tricky = 'Quote " backslash \\ tab \t newline \n bell \x07 é 中文 \u2028 </script>'
+    for person, segment, slugs in (
+        (zoe, first, ["theme-3", "theme-1"]),
+        (adam, first, []),
+        (mia, second, ["theme-2"]),
+        (zoe, third, ["theme-4"]),
+    ):
+        stored = (
+            answer(project, segment, person, slugs)
+            if slugs
+            else answer(project, segment, person, [], status=Annotation.Status.SKIPPED)
+        )
+        Annotation.objects.filter(pk=stored.pk).update(comment=tricky, unsure=person == mia)
+    # Microseconds with trailing zeros, none at all, and a published date.
+    Annotation.objects.filter(annotator=zoe).update(
+        created_at="2026-01-05T08:00:00.120000+00:00", updated_at="2026-01-05T08:00:00+00:00"
+    )
+    first.article.__class__.objects.filter(pk=first.article_id).update(
+        published_at="2024-12-10T08:52:00.5+08:00", title=tricky
+    )
+
+    _, fast, _ = build(project, tmp_path, "fast.jsonl", labels="raw", real_names=real_names)
+    monkeypatch.setattr(exports, "SQL_JSON_LINES", False)
+    _, slow, _ = build(project, tmp_path, "slow.jsonl", labels="raw", real_names=real_names)
+
+    assert fast.read_bytes() == slow.read_bytes()
+    rows = read_jsonl(fast)
+    assert len(rows) == 4 and rows[0]["comment"] == tricky
+    assert rows[0]["created_at"] == "2026-01-05T08:00:00.120000+00:00"

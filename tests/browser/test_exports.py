@@ -41,6 +41,7 @@ def run_worker_slowly(export_id: int, monkeypatch) -> threading.Thread:
     from annotations.services import exports
 
     monkeypatch.setattr(exports, "PROGRESS_SECONDS", 0)
+    monkeypatch.setattr(exports, "SQL_JSON_LINES", False)  # row by row, through JsonlWriter
     write = writers.JsonlWriter.write
 
     def slow_write(self, row):
