@@ -32,6 +32,12 @@ from .services.browse import NO_GOLD, STATUS_LABELS, BrowseFilters, SegmentStatu
 # Project set-up forms (views/setup.py, views/labels.py)
 
 MAX_ANNOTATORS_PER_SEGMENT = 10
+ANNOTATORS_PER_SEGMENT_HELP = (
+    "How many different people label each segment. The queue gives a segment to this many "
+    "people, then no longer offers it: with 1, every segment is labelled once, and a second "
+    "annotator is only given segments nobody has labelled yet. Use 2 or more to compare "
+    "annotators (agreement) and to review their differences."
+)
 
 
 class ColorInput(forms.TextInput):
@@ -104,7 +110,8 @@ class ProjectCreateForm(forms.Form):
         min_value=1,
         max_value=MAX_ANNOTATORS_PER_SEGMENT,
         initial=1,
-        help_text="How many people label each segment.",
+        label="Annotators per segment",
+        help_text=ANNOTATORS_PER_SEGMENT_HELP,
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -147,7 +154,38 @@ class ProjectSettingsForm(forms.Form):
     annotators_per_segment = forms.IntegerField(
         min_value=1,
         max_value=MAX_ANNOTATORS_PER_SEGMENT,
-        help_text="How many people label each segment.",
+        label="Annotators per segment",
+        help_text=ANNOTATORS_PER_SEGMENT_HELP,
+    )
+    queue_order = forms.TypedChoiceField(
+        choices=Project.QueueOrder.choices,
+        required=False,
+        empty_value=None,
+        label="Queue order",
+        help_text="The order in which annotators are given segments. Shuffled: articles in a "
+        "fixed random order (the same for everyone), each article's segments in reading order.",
+    )
+    queue_seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2_000_000_000,
+        label="Shuffle number",
+        help_text="Which shuffle: the same number always gives the same order, another number "
+        "another one. Changing the order sends everyone back to the start of the queue "
+        "(their answers stay, and are not offered again).",
+    )
+    reservation_minutes = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=24 * 60,
+        label="Reservation (minutes)",
+        help_text="A segment given to someone is kept for them alone this long; when they "
+        "submit or skip it, or the time runs out, it goes back to the others.",
+    )
+    one_per_duplicate_group = forms.BooleanField(
+        required=False,
+        label="Label one article per near-duplicate group",
+        help_text="The queue leaves out articles found to be near-copies of an earlier one.",
     )
     auto_accept_unanimous = forms.BooleanField(
         required=False,
@@ -171,6 +209,10 @@ class ProjectSettingsForm(forms.Form):
             "annotators_per_segment": project.annotators_per_segment,
             "auto_accept_unanimous": project.auto_accept_unanimous,
             "review_sample_percent": project.review_sample_percent,
+            "queue_order": project.queue_order,
+            "queue_seed": project.queue_seed,
+            "reservation_minutes": project.reservation_minutes,
+            "one_per_duplicate_group": project.one_per_duplicate_group,
         }
 
 

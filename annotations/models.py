@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,10 @@ class Label(models.Model):
 
 
 class Project(models.Model):
+    class QueueOrder(models.TextChoices):
+        READING = "reading", "Reading order (articles as imported, segments in order)"
+        SHUFFLED = "shuffled", "Articles shuffled (segments of an article stay in order)"
+
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     description = models.TextField(blank=True)
@@ -102,6 +107,25 @@ class Project(models.Model):
         help_text="Also put this share (0–100 %) of agreed segments in the review queue, "
         "for quality control.",
     )
+    queue_order = models.CharField(max_length=10, choices=QueueOrder, default=QueueOrder.READING)
+    queue_seed = models.PositiveIntegerField(
+        default=1, help_text="Which shuffle: another number gives another article order."
+    )
+    reservation_minutes = models.PositiveSmallIntegerField(
+        default=30,
+        help_text="How long a segment handed out by the queue is kept for that person alone.",
+    )
+    one_per_duplicate_group = models.BooleanField(
+        default=False,
+        help_text="Label one article per near-duplicate group: the queue leaves out articles "
+        "that are near-copies of an earlier one.",
+    )
+    # How many of the collection's segments the queue has rows for (``queue_sync``): when it
+    # differs from ``collection.segment_count``, articles were imported since.
+    queued_segments = models.PositiveIntegerField(default=0, editable=False)
+    # Reading order: every segment up to this id has its queue row (they are made in order,
+    # a chunk at a time, as the queue reaches them).
+    queue_synced_to = models.BigIntegerField(default=0, editable=False)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
@@ -117,6 +141,9 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(review_sample_percent__lte=100),
                 name="project_review_sample_is_a_percentage",
+            ),
+            models.CheckConstraint(
+                condition=Q(reservation_minutes__gte=1), name="project_reservation_at_least_1_min"
             ),
         ]
 
@@ -590,3 +617,91 @@ class Export(models.Model):
         if not self.rows_total:
             return 0
         return min(99, self.rows_done * 100 // self.rows_total)
+
+
+class SegmentProgress(models.Model):
+    """The queue's row for one segment in one project, kept by ``annotation_submit`` and the
+    queue (``annotations/queue.py``) in the transactions that change it.
+
+    ``submitted`` counts the segment's submitted answers; ``is_open`` is ``submitted < k``;
+    ``left_out`` marks near-copies that the project does not label. The queue reads only
+    open rows that are not left out, in ``order_key`` order, through a partial index: the
+    cost of "next" does not grow with the finished part of a project. ``held`` and
+    ``held_until`` are the reservations counted when the row was last written (their number
+    and the latest expiry): never fewer than really hold, so a segment is never handed out
+    past k; once ``held_until`` has passed, every one of them has expired.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    segment = models.ForeignKey("articles.Segment", on_delete=models.CASCADE, related_name="+")
+    # Queue order: the segment id (reading order), or the article's seeded shuffle rank in
+    # the high 31 bits and the segment id in the low 32 (``queue.order_key_sql``).
+    order_key = models.BigIntegerField()
+    submitted = models.PositiveSmallIntegerField(default=0)
+    is_open = models.BooleanField(default=True)
+    # A near-copy of another article, in a project that labels one article per group.
+    left_out = models.BooleanField(default=False)
+    held = models.PositiveSmallIntegerField(default=0)
+    held_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "segment progress"
+        ordering = ["project_id", "order_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "segment"], name="segment_progress_unique"),
+        ]
+        indexes = [
+            # The queue: open segments of a project in queue order. Finished ones leave it.
+            models.Index(
+                fields=["project", "order_key"],
+                condition=Q(is_open=True, left_out=False),
+                name="segment_progress_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} in {self.project_id}: {self.submitted} submitted"
+
+
+class Reservation(models.Model):
+    """One person's place in a project's queue: the segment they were handed and until
+    when it is theirs alone (``segment`` is null once it is answered or skipped).
+
+    ``order_key`` is where the person is in the queue; the next search starts after it.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    segment = models.ForeignKey(
+        "articles.Segment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    order_key = models.BigIntegerField(default=0)
+    reserved_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project_id", "annotator_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "annotator"], name="reservation_unique"),
+        ]
+        indexes = [
+            # Who holds this segment: counted when answers are checked against k.
+            models.Index(
+                fields=["project", "segment"],
+                condition=Q(segment__isnull=False),
+                name="reservation_held",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} holds {self.segment_id} in {self.project_id}"
+
+    def holds(self, now: datetime) -> bool:
+        return self.segment_id is not None and self.expires_at is not None and self.expires_at > now

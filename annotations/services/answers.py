@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import connections, models, router, transaction
+from django.utils import timezone
 
 from articles.models import Segment
 
@@ -19,6 +20,7 @@ from ..models import (
     Progress,
     Project,
 )
+from ..queue import SegmentFull, queue_count_answer, queue_release
 from .history import answer_snapshot, history_event, label_triples
 from .review import review_segment_refresh
 
@@ -71,7 +73,12 @@ def annotation_submit(
     ``expected_version`` is the version the client last saw (0 for "no answer yet"). If the
     stored answer is at another version, ``AnnotationConflict`` is raised and nothing
     changes, unless the stored answer already says exactly this (a double submit), which
-    is then returned as it is. Rules broken raise ``AnnotationRejected``.
+    is then returned as it is. Rules broken raise ``AnnotationRejected``; a first submitted
+    answer for a segment that already has its k answers (or is reserved for the others who
+    will give them) raises ``SegmentFull`` and nothing is stored.
+
+    A reservation of this segment by ``annotator`` ends here; its start gives the
+    ``time_spent_ms`` stored (the client's figure is used only without one).
 
     Every version stored is recorded as an ``AnnotationEvent`` (before and after) in the
     same transaction; a double submit stores nothing and records nothing.
@@ -95,8 +102,46 @@ def annotation_submit(
         raise AnnotationRejected(f"A comment can be at most {MAX_COMMENT_LENGTH} characters.")
     time_spent_ms = max(0, min(int(time_spent_ms), MAX_TIME_SPENT_MS))
     label_ids = {label.pk for label in labels}
+    try:
+        return _store(
+            project=project,
+            segment=segment,
+            annotator=annotator,
+            labels=labels,
+            label_ids=label_ids,
+            status=status,
+            unsure=unsure,
+            comment=comment,
+            time_spent_ms=time_spent_ms,
+            expected_version=expected_version,
+        )
+    except SegmentFull:
+        # The answer was rolled back with the reservation's release: end it for good, so
+        # that "next" does not hand the same full segment back.
+        queue_release(project=project, segment=segment, annotator=annotator, now=timezone.now())
+        raise
 
+
+def _store(
+    *,
+    project: Project,
+    segment: Segment,
+    annotator: User,
+    labels: list[Label],
+    label_ids: set[int],
+    status: str,
+    unsure: bool,
+    comment: str,
+    time_spent_ms: int,
+    expected_version: int,
+) -> SubmitResult:
+    now = timezone.now()
     with transaction.atomic():
+        released = queue_release(project=project, segment=segment, annotator=annotator, now=now)
+        if released is not None:
+            # Time on the segment is measured on the server, from when the queue handed it out.
+            elapsed = int((now - released.reserved_at).total_seconds() * 1000)
+            time_spent_ms = max(0, min(elapsed, MAX_TIME_SPENT_MS))
         if expected_version == 0:
             annotation = Annotation(
                 project=project,
@@ -108,6 +153,15 @@ def annotation_submit(
                 time_spent_ms=time_spent_ms,
             )
             if _insert_if_absent(annotation):
+                if status == Annotation.Status.SUBMITTED or released is not None:
+                    # A skip only gives back the reservation it ended.
+                    queue_count_answer(
+                        project=project,
+                        segment=segment,
+                        change=+1 if status == Annotation.Status.SUBMITTED else 0,
+                        released=released,
+                        now=now,
+                    )
                 AnnotationLabel.objects.bulk_create(
                     AnnotationLabel(annotation=annotation, label=label) for label in labels
                 )
@@ -140,6 +194,12 @@ def annotation_submit(
         before = answer_snapshot(current, stored_labels)
         current.revise(status=status, unsure=unsure, comment=comment, time_spent_ms=time_spent_ms)
         current.save()
+        if previous_status != status:
+            submitted = Annotation.Status.SUBMITTED
+            change = +1 if status == submitted else -1 if previous_status == submitted else 0
+            queue_count_answer(
+                project=project, segment=segment, change=change, released=released, now=now
+            )
         stored = {label_id for label_id, _, _ in stored_labels}
         if stored != label_ids:
             AnnotationLabel.objects.filter(annotation=current).exclude(

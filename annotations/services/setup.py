@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from articles.models import Collection
 
 from ..models import AnnotationLabel, Label, LabelSet, Membership, Project
+from ..queue import queue_mark_duplicates, queue_reopen, queue_reorder
 from ..tasks import review_backfill_run
 
 
@@ -132,13 +133,18 @@ def project_update(
     annotators_per_segment: int,
     auto_accept_unanimous: bool | None = None,
     review_sample_percent: int | None = None,
+    queue_order: str | None = None,
+    queue_seed: int | None = None,
+    reservation_minutes: int | None = None,
+    one_per_duplicate_group: bool | None = None,
 ) -> Project:
     """Change a project's settings. Going from several labels per segment to one is refused
     while any annotation has several labels (``SetupRejected`` says how many).
 
-    The review settings are left as they are when ``None``. When k or the automatic
-    acceptance changed, the review rows and automatic gold labels are recomputed in the
-    background (``review_backfill_run``) once this commits."""
+    The review and queue settings are left as they are when ``None``. When k or the
+    automatic acceptance changed, the review rows and automatic gold labels are recomputed
+    in the background (``review_backfill_run``) once this commits. A new k opens or closes
+    segments in the queue; a new order or seed reorders it."""
     with transaction.atomic():
         current = Project.objects.select_for_update().get(pk=project.pk)
         if current.multi_label and not multi_label:
@@ -154,12 +160,28 @@ def project_update(
         current.description = description
         current.multi_label = multi_label
         review_changed = current.annotators_per_segment != annotators_per_segment
+        k_changed = review_changed
         current.annotators_per_segment = annotators_per_segment
         if auto_accept_unanimous is not None:
             review_changed |= current.auto_accept_unanimous != auto_accept_unanimous
             current.auto_accept_unanimous = auto_accept_unanimous
         if review_sample_percent is not None:
             current.review_sample_percent = review_sample_percent
+        reorder = (queue_order is not None and queue_order != current.queue_order) or (
+            queue_seed is not None and queue_seed != current.queue_seed
+        )
+        if queue_order is not None:
+            current.queue_order = queue_order
+        if queue_seed is not None:
+            current.queue_seed = queue_seed
+        if reservation_minutes is not None:
+            current.reservation_minutes = reservation_minutes
+        duplicates_changed = (
+            one_per_duplicate_group is not None
+            and one_per_duplicate_group != current.one_per_duplicate_group
+        )
+        if one_per_duplicate_group is not None:
+            current.one_per_duplicate_group = one_per_duplicate_group
         current.save(
             update_fields=[
                 "name",
@@ -168,8 +190,18 @@ def project_update(
                 "annotators_per_segment",
                 "auto_accept_unanimous",
                 "review_sample_percent",
+                "queue_order",
+                "queue_seed",
+                "reservation_minutes",
+                "one_per_duplicate_group",
             ]
         )
+        if duplicates_changed:
+            queue_mark_duplicates(project=current)
+        if k_changed:
+            queue_reopen(project=current)
+        if reorder:
+            queue_reorder(project=current)
         if review_changed:
             project_id = current.pk
             transaction.on_commit(lambda: review_backfill_run.enqueue(project_id))

@@ -22,12 +22,7 @@ from config.http import AuthenticatedHttpRequest
 from ..access import Capability, ProjectAccess, get_project_for_user
 from ..forms import AnswerForm
 from ..models import Annotation, AnnotationLabel, AnnotatorProgress, Label, Progress
-from ..queue import (
-    project_segments,
-    queue_next_segment,
-    queue_next_segments,
-    queue_previous_answered,
-)
+from ..queue import SegmentFull, project_segments, queue_previous_answered, queue_reserve
 from ..services.answers import AnnotationConflict, AnnotationRejected, annotation_submit
 
 SEGMENT_VIEW = "segment"
@@ -62,15 +57,12 @@ class Answer:
 class Known:
     """What a caller already knows, so that drawing the page need not ask the database.
 
-    After a submit the service returns the new counts, "back" is the answer just given, and
-    in a sequential walk the neighbours of the next segment are the segment just answered
-    and the queue's following one.
+    After a submit the service returns the new counts, and "back" is the answer just given.
     """
 
     back_segment_id: int | None = None
     progress: Progress | None = None
     labels: list[Label] | None = None  # the project's labels, retired ones too
-    neighbours: dict[int, Segment | None] | None = None  # position -> segment (or none there)
 
 
 def _int_or_404(raw: str | None) -> int | None:
@@ -200,15 +192,13 @@ def _segment_context(
     """Segment view: the segment between its neighbours, and my answer to it."""
     context = _context(request, access, segment, SEGMENT_VIEW, known)
     context["answer"] = answer or _my_answer(access, request.user, segment)
-    neighbours = known.neighbours
-    if neighbours is None:
-        neighbours = {
-            s.position: s
-            for s in Segment.objects.filter(
-                article_id=segment.article_id,
-                position__in=[segment.position - 1, segment.position + 1],
-            )
-        }
+    neighbours = {
+        s.position: s
+        for s in Segment.objects.filter(
+            article_id=segment.article_id,
+            position__in=[segment.position - 1, segment.position + 1],
+        )
+    }
     context["before"] = neighbours.get(segment.position - 1)
     context["after"] = neighbours.get(segment.position + 1)
     context["back_segment_id"] = _back(request, access, segment, known)
@@ -299,7 +289,8 @@ def annotate(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     if segment_id is not None:
         segment = _segment_or_404(access, segment_id)
     else:
-        segment = queue_next_segment(project=access.project, annotator=request.user)
+        # "My next segment" reserves it for me; asked again, it gives the same one back.
+        segment = queue_reserve(project=access.project, annotator=request.user).segment
         if segment is not None:
             # Nothing is stored for a segment fresh from the queue: skip that lookup.
             return _workspace(request, access, segment, SEGMENT_VIEW, answer=Answer())
@@ -362,6 +353,14 @@ def annotation_save(request: AuthenticatedHttpRequest, slug: str, segment_id: in
     except AnnotationRejected as rejected:
         refusal = Refusal(str(rejected))
         return _workspace(request, access, segment, view, answer=sent, known=known, refusal=refusal)
+    except SegmentFull as full:
+        # A late answer for a segment that others finished meanwhile: say so, and go on.
+        next_segment, known = _next_after(access, request.user, segment, view)
+        known.labels = labels
+        response = _workspace(
+            request, access, next_segment, view, known=known, refusal=Refusal(str(full), 200)
+        )
+        return push_url(response, _annotate_url(access, next_segment, view))
     except AnnotationConflict as conflict:
         current = conflict.current
         refusal = Refusal(
@@ -401,34 +400,11 @@ def _next_after(
         )
         if following is not None:
             return following, Known(back_segment_id=segment.pk)
-    upcoming = queue_next_segments(
-        project=access.project, annotator=user, after=segment.pk, count=2
-    )
-    if not upcoming:
+    shown = queue_reserve(project=access.project, annotator=user).segment
+    if shown is None:
         return None, Known()
-    shown = upcoming[0]
     known = Known()
     if shown.pk > segment.pk:
         # "Back" first returns to the answer just given, then walks earlier ones in order.
         known.back_segment_id = segment.pk
-    known.neighbours = _neighbours_known(shown, answered=segment, upcoming=upcoming[1:])
     return shown, known
-
-
-def _neighbours_known(
-    shown: Segment, *, answered: Segment, upcoming: list[Segment]
-) -> dict[int, Segment | None] | None:
-    """``shown``'s neighbours if the segments at hand settle both, else ``None``."""
-    position = shown.position
-    if position == 0:
-        before = None
-    elif answered.article_id == shown.article_id and answered.position == position - 1:
-        before = answered
-    else:
-        return None
-    following = upcoming[0] if upcoming else None
-    if following is None or following.article_id != shown.article_id:
-        return None
-    if following.position != position + 1:
-        return None
-    return {position - 1: before, position + 1: following}

@@ -32,7 +32,7 @@ from ..models import (
     Project,
     progress_of,
 )
-from ..queue import queue_next_segment
+from ..queue import queue_peek
 
 RECENT = 10
 
@@ -123,7 +123,7 @@ def project_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse
         mine = sorted(chips.get(annotation.pk, []), key=lambda label: label.order)
         annotation.chips = mine  # type: ignore[attr-defined]  # for the answer summary
     next_segment = (
-        queue_next_segment(project=project, annotator=request.user) if access.can_annotate else None
+        queue_peek(project=project, annotator=request.user) if access.can_annotate else None
     )
     imports = (
         list(

@@ -517,11 +517,12 @@ def test_submit_and_next_runs_a_fixed_number_of_queries(
     )
     data = {"labels": [labels_of(project)[1].pk], "action": "submit", "version": "0"}
 
-    # At most 11 statements and the savepoint pair of the service's transaction: session,
-    # user, project, segment, labels; insert answer, insert labels, insert its history event,
-    # update progress; next segments; and the neighbours, unless the segments at hand are them.
-    # Review adds 3: lock the segment's review row, read its answers, write the row.
-    with django_assert_max_num_queries(16):
+    # At most 19 statements and the savepoint pairs of the two transactions: session,
+    # user, project, segment, labels; end my reservation, insert answer, count it on the
+    # segment, insert labels, insert its history event, update progress; review's 3 (lock
+    # the segment's review row, read its answers, write the row); lock my queue place,
+    # find and lock the next segment, count its reservation, reserve it; its neighbours.
+    with django_assert_max_num_queries(23):
         response = annotator_client.post(url, data, **HTMX)
     assert response.status_code == 200
 
@@ -529,12 +530,24 @@ def test_submit_and_next_runs_a_fixed_number_of_queries(
 def test_a_first_ever_answer_adds_only_the_progress_row_queries(
     annotator_client, project, django_assert_max_num_queries
 ) -> None:
-    url = save_url(project, segments_of(project)[0])
+    # The person opens the labelling screen first, which reserves their first segment.
+    first = annotator_client.get(annotate_url(project), **HTMX)
+    url = save_url(project, Segment.objects.get(pk=shown_segment(first)))
     data = {"labels": [labels_of(project)[1].pk], "action": "submit", "version": "0"}
 
-    # 18 without review, which adds the 3 statements of its segment row.
-    with django_assert_max_num_queries(21):
+    # 23 as above, and the progress row: look, savepoint, create, release, count again.
+    with django_assert_max_num_queries(28):
         assert annotator_client.post(url, data, **HTMX).status_code == 200
+
+
+def test_the_first_visit_after_an_import_adds_a_fixed_number_of_queries(
+    annotator_client, project, annotator, django_assert_max_num_queries
+) -> None:
+    add_data(project, annotator, 6)
+
+    # My queue place is made, and the queue's rows for the new segments (one chunk).
+    with django_assert_max_num_queries(22):
+        assert annotator_client.get(annotate_url(project)).status_code == 200
 
 
 @pytest.mark.parametrize("articles", [0, 6])
@@ -543,8 +556,10 @@ def test_the_annotate_and_article_pages_run_a_fixed_number_of_queries(
 ) -> None:
     add_data(project, annotator, articles)
     segment = segments_of(project)[-1]
+    annotator_client.get(annotate_url(project))  # the first visit (see the test above)
 
-    with django_assert_max_num_queries(9):
+    # The same segment again (still reserved for me): the reservation is read and kept.
+    with django_assert_max_num_queries(11):
         assert annotator_client.get(annotate_url(project)).status_code == 200
     with django_assert_max_num_queries(9):
         assert annotator_client.get(annotate_url(project, segment)).status_code == 200

@@ -19,6 +19,12 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
+def wants(project, k: int) -> None:
+    """Let ``k`` people answer each segment (the queue refuses answers beyond k)."""
+    project.annotators_per_segment = k
+    project.save(update_fields=["annotators_per_segment"])
+
+
 def first_segment(project) -> Segment:
     return (
         Segment.objects.filter(article__collection=project.collection)
@@ -146,6 +152,7 @@ def test_the_history_reads_every_annotator_in_two_queries(
     segment = first_segment(project)
     theme1, theme2, *_ = labels_of(project)
     colleague = MembershipFactory(project=project).user
+    wants(project, 2)
     annotation_submit(project=project, segment=segment, annotator=annotator, labels=[theme1])
     annotation_submit(project=project, segment=segment, annotator=colleague, labels=[theme2])
     annotation_submit(
@@ -259,6 +266,7 @@ def test_the_history_page_runs_a_fixed_number_of_queries(
     client, project, manager, django_assert_max_num_queries
 ) -> None:
     segment = first_segment(project)
+    wants(project, 4)
     for _ in range(4):
         person = MembershipFactory(project=project).user
         annotation_submit(

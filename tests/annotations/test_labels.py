@@ -82,6 +82,9 @@ def project_with_labels(count: int, **fields: object):
 def use(project, label, count: int = 1) -> None:
     """``count`` annotations of ``project`` that carry ``label``, by a fresh annotator."""
     annotator = MembershipFactory(project=project).user
+    # Each call adds another person's answers to the same segments: room for all of them.
+    project.annotators_per_segment = 10
+    project.save(update_fields=["annotators_per_segment"])
     segments = Segment.objects.filter(article__collection=project.collection).order_by("pk")
     for segment in segments[:count]:
         annotation_submit(project=project, segment=segment, annotator=annotator, labels=[label])

@@ -5,11 +5,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.deletion import ProtectedError
 
 from annotations.models import Annotation, AnnotationLabel, AnnotatorProgress
-from annotations.queue import (
-    queue_next_segment,
-    queue_next_segments,
-    queue_previous_answered,
-)
+from annotations.queue import queue_previous_answered
 from annotations.services.answers import AnnotationConflict, AnnotationRejected, annotation_submit
 from articles.models import Segment
 from tests.factories import LabelFactory, MembershipFactory, UserFactory, labelled_project
@@ -200,71 +196,6 @@ def test_a_used_label_cannot_be_deleted(project, annotator) -> None:
         label.delete()
 
     assert AnnotationLabel.objects.filter(label=label).exists()
-
-
-def test_the_queue_walks_segments_in_import_order_and_skips_my_answers(project, annotator) -> None:
-    segments = segments_of(project)
-    label = labels_of(project)[0]
-
-    assert queue_next_segment(project=project, annotator=annotator) == segments[0]
-    annotation_submit(project=project, segment=segments[0], annotator=annotator, labels=[label])
-    annotation_submit(
-        project=project,
-        segment=segments[1],
-        annotator=annotator,
-        labels=[],
-        status=Annotation.Status.SKIPPED,
-    )
-
-    assert queue_next_segment(project=project, annotator=annotator) == segments[2]
-    assert (
-        queue_next_segment(project=project, annotator=annotator, after=segments[4].pk)
-        == (segments[5])
-    )
-    assert queue_next_segments(project=project, annotator=annotator, count=10) == segments[2:]
-
-
-def test_the_queue_wraps_around_to_fill_earlier_gaps(project, annotator) -> None:
-    segments = segments_of(project)
-    label = labels_of(project)[0]
-    annotation_submit(project=project, segment=segments[-1], annotator=annotator, labels=[label])
-
-    assert queue_next_segment(project=project, annotator=annotator) == segments[0]
-
-
-def test_the_queue_leaves_out_segments_that_have_enough_answers(project, annotator) -> None:
-    segments = segments_of(project)
-    colleague = MembershipFactory(project=project).user
-    label = labels_of(project)[0]
-    annotation_submit(project=project, segment=segments[0], annotator=colleague, labels=[label])
-
-    assert queue_next_segment(project=project, annotator=annotator) == segments[1]
-
-    project.annotators_per_segment = 2
-    project.save()
-    assert queue_next_segment(project=project, annotator=annotator) == segments[0]
-
-
-def test_a_colleagues_skip_leaves_the_segment_open(project, annotator) -> None:
-    segments = segments_of(project)
-    colleague = MembershipFactory(project=project).user
-    annotation_submit(
-        project=project,
-        segment=segments[0],
-        annotator=colleague,
-        labels=[],
-        status=Annotation.Status.SKIPPED,
-    )
-
-    assert queue_next_segment(project=project, annotator=annotator) == segments[0]
-
-
-def test_the_queue_is_empty_when_everything_is_answered(project, annotator) -> None:
-    label = labels_of(project)[0]
-    for segment in segments_of(project):
-        annotation_submit(project=project, segment=segment, annotator=annotator, labels=[label])
-
-    assert queue_next_segment(project=project, annotator=annotator) is None
 
 
 def test_back_walks_my_own_answers_only(project, annotator) -> None:

@@ -61,6 +61,9 @@ def settings_of(project, **fields: object) -> dict[str, object]:
 def answer_with_labels(project, how_many_labels: list[int]) -> None:
     """One annotation per entry, by a fresh annotator, with that many labels."""
     annotator = MembershipFactory(project=project).user
+    # Each call adds another person's answers to the same segments: room for all of them.
+    Project.objects.filter(pk=project.pk).update(annotators_per_segment=10)
+    project.annotators_per_segment = 10
     labels = list(project.label_set.labels.order_by("order"))
     segments = Segment.objects.filter(article__collection=project.collection).order_by("pk")
     for segment, count in zip(segments, how_many_labels, strict=False):
