@@ -42,7 +42,10 @@ def in_another_connection(work) -> None:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("labels", ["raw", "majority"])
 def test_a_concurrent_writer_does_not_change_a_running_export(tmp_path, labels) -> None:
-    project = labelled_project(name="Snapshot", slug="snapshot", articles=3, paragraphs=4)
+    # Three people, then a fourth while the export runs: room for four answers per segment.
+    project = labelled_project(
+        name="Snapshot", slug="snapshot", articles=3, paragraphs=4, annotators_per_segment=4
+    )
     people = [UserFactory(username=f"person{n}") for n in range(3)]
     late = UserFactory(username="late")
     theme = list(project.label_set.labels.all())
