@@ -269,8 +269,9 @@ THEMATA_IMPORT_MAX_FILE_BYTES = env_int(
     "THEMATA_IMPORT_MAX_FILE_BYTES", 200 * 1024 * 1024, minimum=1
 )
 # HTML pages have a smaller limit: parsing one takes about 35 times its size in memory, and
-# an import must stay under 300 MB (a 3 MB page peaks near 170 MB; news pages are < 2 MB).
-THEMATA_IMPORT_MAX_HTML_BYTES = env_int("THEMATA_IMPORT_MAX_HTML_BYTES", 3 * 1024 * 1024, minimum=1)
+# an import must stay under 300 MB (a 3 MB page of many paragraphs peaked at 321 MB with
+# the recall fallback's second parse; 2 MB keeps it near 215 MB; news pages are < 2 MB).
+THEMATA_IMPORT_MAX_HTML_BYTES = env_int("THEMATA_IMPORT_MAX_HTML_BYTES", 2 * 1024 * 1024, minimum=1)
 # An import still "running" after this many seconds is taken for one whose worker died: it
 # is marked failed and its upload directory removed (checked when an import starts).
 THEMATA_IMPORT_STALE_AFTER = env_int("THEMATA_IMPORT_STALE_AFTER", 6 * 3600, minimum=60)
