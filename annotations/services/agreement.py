@@ -1,0 +1,227 @@
+"""Inter-annotator agreement on label sets: pure functions over ratings, no ORM.
+
+A *unit* is one segment; its *ratings* map each annotator to the label set of their
+submitted answer. Skipped answers are missing values: the caller leaves them out. Unsure
+answers count like any other. Units with fewer than two ratings contribute nothing.
+
+- **Per label**: Krippendorff's alpha (nominal) on "has the label" 1/0, computed by the
+  ``krippendorff`` package from per-unit value counts, and percent agreement = agreeing
+  pairs of ratings / all pairs of ratings on the same unit, pooled over the units.
+- **Overall**: Krippendorff's alpha with the MASI distance (nltk's ``masi_distance``) on the
+  label sets, from the coincidence matrix (Krippendorff 2011, "Computing Krippendorff's
+  alpha-reliability", section C), and exact-set agreement pooled as above.
+- **Cohen's kappa** for every pair of annotators, over the units both rated (scikit-learn's
+  ``cohen_kappa_score``). How two label sets are compared: in a multi-label project each
+  unit gives one yes/no decision per label of the label set (kappa over all those
+  decisions, so partial agreement counts); in a single-label project the label is the
+  category (one decision per unit).
+
+Every figure is ``None`` where it is undefined: no pairable ratings, or no variation at all
+(alpha and kappa divide by the expected disagreement, which is then zero).
+
+``AgreementCounter`` takes one unit at a time, so a project's answers can be streamed from
+the database in segment order without holding them; it keeps per-unit counts only.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from array import array
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import krippendorff
+import numpy as np
+from nltk.metrics.distance import masi_distance
+from sklearn.metrics import cohen_kappa_score
+
+Ratings = Mapping[Any, frozenset[Any]]
+"""One unit: annotator -> the label set of their submitted answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabelAgreement:
+    alpha: float | None
+    percent_agreement: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementFigures:
+    alpha_masi: float | None
+    exact_agreement: float | None
+    labels: dict[Any, LabelAgreement]
+    # (a, b) with a < b in the order annotators were first seen -> kappa, and how many
+    # units the two both rated.
+    kappa: dict[tuple[Any, Any], float | None]
+    shared_units: dict[tuple[Any, Any], int]
+    units: int  # units with at least two ratings
+    pairs: int  # pairs of ratings on the same unit, over those units
+
+
+def set_distance(a: frozenset[Any], b: frozenset[Any]) -> float:
+    """nltk's MASI distance, with two empty sets at distance 0 (nltk divides by zero)."""
+    if not a and not b:
+        return 0.0
+    return float(masi_distance(set(a), set(b)))
+
+
+def _pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+class AgreementCounter:
+    """Agreement over units given one at a time; ``figures()`` at the end."""
+
+    def __init__(self, labels: Sequence[Hashable], *, multi_label: bool = True) -> None:
+        self.labels = list(labels)
+        self.multi_label = multi_label
+        self._units = 0
+        self._pairs = 0
+        self._exact_pairs = 0
+        self._sizes = array("l")  # ratings per pairable unit
+        self._has = {label: array("l") for label in self.labels}  # ratings with the label
+        self._values: dict[frozenset[Any], int] = {}  # label set -> value index
+        self._coincidences: Counter[tuple[int, int]] = Counter()
+        self._coincidence_weights: Counter[tuple[int, int, int]] = Counter()
+        self._coders: dict[Any, int] = {}  # annotator -> first-seen order
+        self._tables: dict[tuple[Any, Any], Counter[tuple[Any, Any]]] = {}
+        self._shared: Counter[tuple[Any, Any]] = Counter()
+
+    def add(self, ratings: Ratings) -> None:
+        """One unit's ratings (submitted answers only). Fewer than two: nothing to add."""
+        m = len(ratings)
+        if m < 2:
+            return
+        self._units += 1
+        self._pairs += _pairs(m)
+        self._sizes.append(m)
+        values = Counter(ratings.values())
+        self._exact_pairs += sum(_pairs(n) for n in values.values())
+        for label in self.labels:
+            self._has[label].append(sum(n for value, n in values.items() if label in value))
+        # Coincidences, unnormalised per unit size: o[v, w] += n_v * n_w (v != w) or
+        # n_v * (n_v - 1), all divided by m - 1 at the end (exact integers until then).
+        index = [self._value_index(value) for value in values]
+        counts = list(values.values())
+        for i, v in enumerate(index):
+            for j, w in enumerate(index):
+                product = counts[i] * (counts[j] - (i == j))
+                if product:
+                    self._coincidence_weights[v, w, m] += product
+        for coder in ratings:
+            self._coders.setdefault(coder, len(self._coders))
+        coders = sorted(ratings, key=self._coders.__getitem__)
+        for a, b in combinations(coders, 2):
+            self._shared[a, b] += 1
+            table = self._tables.setdefault((a, b), Counter())
+            first, second = ratings[a], ratings[b]
+            if self.multi_label:
+                both = len(first & second)
+                table[True, True] += both
+                table[True, False] += len(first) - both
+                table[False, True] += len(second) - both
+                table[False, False] += len(self.labels) - len(first | second)
+            else:
+                table[tuple(sorted(first)), tuple(sorted(second))] += 1
+
+    def _value_index(self, value: frozenset[Any]) -> int:
+        return self._values.setdefault(value, len(self._values))
+
+    def figures(self) -> AgreementFigures:
+        sizes = np.frombuffer(self._sizes, dtype=self._sizes.typecode).astype(np.int64)
+        labels = {}
+        for label in self.labels:
+            has = np.frombuffer(self._has[label], dtype=self._has[label].typecode)
+            labels[label] = LabelAgreement(
+                alpha=_nominal_alpha(sizes, has.astype(np.int64)),
+                percent_agreement=_pooled_binary_agreement(sizes, has.astype(np.int64)),
+            )
+        return AgreementFigures(
+            alpha_masi=self._masi_alpha(),
+            exact_agreement=self._exact_pairs / self._pairs if self._pairs else None,
+            labels=labels,
+            kappa={pair: _kappa(table) for pair, table in self._tables.items()},
+            shared_units=dict(self._shared),
+            units=self._units,
+            pairs=self._pairs,
+        )
+
+    def _masi_alpha(self) -> float | None:
+        if not self._units:
+            return None
+        size = len(self._values)
+        coincidences = np.zeros((size, size))
+        for (v, w, m), weight in self._coincidence_weights.items():
+            coincidences[v, w] += weight / (m - 1)
+        return alpha_from_coincidences(coincidences, distances(list(self._values)))
+
+
+def distances(values: Sequence[frozenset[Any]]) -> np.ndarray:
+    """The MASI distance between every two of ``values``."""
+    return np.array([[set_distance(a, b) for b in values] for a in values])
+
+
+def alpha_from_coincidences(coincidences: np.ndarray, delta: np.ndarray) -> float | None:
+    """Krippendorff's alpha = 1 - D_o / D_e from a coincidence matrix and a distance matrix.
+
+    D_o = sum(o_vw * d_vw) / n and D_e = sum(n_v * n_w * d_vw) / (n * (n - 1)), where n_v
+    are the coincidence matrix's row sums and n their total. ``None`` when D_e is zero.
+    """
+    n_v = coincidences.sum(axis=1)
+    n = n_v.sum()
+    if n < 2:
+        return None
+    observed = float((coincidences * delta).sum()) / n
+    expected = float((np.outer(n_v, n_v) * delta).sum()) / (n * (n - 1))
+    if expected <= 0 or math.isclose(expected, 0.0, abs_tol=1e-12):
+        return None
+    return 1.0 - observed / expected
+
+
+def _nominal_alpha(sizes: np.ndarray, has: np.ndarray) -> float | None:
+    """Krippendorff's alpha (nominal) on 1/0, via the ``krippendorff`` package."""
+    if not len(sizes) or not has.any() or (has == sizes).all():
+        return None  # no ratings, or everyone always said the same: no variation
+    value_counts = np.column_stack((sizes - has, has))
+    return float(krippendorff.alpha(value_counts=value_counts, level_of_measurement="nominal"))
+
+
+def _pooled_binary_agreement(sizes: np.ndarray, has: np.ndarray) -> float | None:
+    pairs = int((sizes * (sizes - 1) // 2).sum())
+    if not pairs:
+        return None
+    yes = has * (has - 1) // 2
+    no = (sizes - has) * (sizes - has - 1) // 2
+    return int((yes + no).sum()) / pairs
+
+
+def _kappa(table: Counter[tuple[Any, Any]]) -> float | None:
+    """Cohen's kappa from a table of (first's answer, second's answer) -> count."""
+    cells = [(a, b, n) for (a, b), n in table.items() if n]
+    if not cells:
+        return None
+    categories = {
+        value: i for i, value in enumerate(sorted({c for a, b, _ in cells for c in (a, b)}))
+    }
+    first = [categories[a] for a, _, _ in cells]
+    second = [categories[b] for _, b, _ in cells]
+    weights = [n for _, _, n in cells]
+    with warnings.catch_warnings():
+        # Undefined (both always gave the same one answer) is reported as None, not warned.
+        warnings.simplefilter("ignore")
+        value = cohen_kappa_score(first, second, sample_weight=weights)
+    return None if math.isnan(value) else float(value)
+
+
+def agreement_figures(
+    units: Iterable[Ratings], *, labels: Sequence[Hashable], multi_label: bool = True
+) -> AgreementFigures:
+    """Every agreement figure over ``units`` (see the module docstring)."""
+    counter = AgreementCounter(labels, multi_label=multi_label)
+    for ratings in units:
+        counter.add(ratings)
+    return counter.figures()

@@ -1,0 +1,176 @@
+"""project_figures / project_report on real answers, against figures worked out by hand."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotations.models import Annotation, Label
+from annotations.services.answers import annotation_submit
+from annotations.services.reports import project_figures
+from articles.models import Segment
+from tests.factories import UserFactory
+
+SKIP = "skip"
+# The units of tests/annotations/test_agreement.py, as answers: "a" is theme-1, "b" theme-2,
+# theme-3 and theme-4 are never used; (labels or SKIP, seconds on screen, unsure).
+ANSWERS = {
+    "xena": [("a", 1.0, False), ("b", 3.0, True), ("a", 5.0, False), ("ab", 7.0, False),
+             ("b", 9.0, False)],
+    "yuri": [("a", 1.5, False), ("a", 2.5, False), (SKIP, 1.0, False), (SKIP, 4.0, False),
+             ("b", 6.0, False)],
+    "zoe": [("ab", 2.0, False), (SKIP, 8.0, True), None, ("ab", 3.0, False),
+            ("b", 0.5, False)],
+}  # fmt: skip
+
+
+@pytest.fixture
+def answered(project):
+    project.annotators_per_segment = 3
+    project.save()
+    segments = list(
+        Segment.objects.filter(article__collection=project.collection)
+        .select_related("article")
+        .order_by("pk")
+    )
+    labels = {label.slug: label for label in Label.objects.filter(label_set=project.label_set)}
+    letters = {"a": labels["theme-1"], "b": labels["theme-2"]}
+    for username, answers in ANSWERS.items():
+        user = UserFactory(username=username)
+        for segment, answer in zip(segments, answers, strict=False):
+            if answer is None:
+                continue
+            chosen, seconds, unsure = answer
+            annotation_submit(
+                project=project,
+                segment=segment,
+                annotator=user,
+                labels=[] if chosen == SKIP else [letters[c] for c in chosen],
+                status=Annotation.Status.SKIPPED if chosen == SKIP else "submitted",
+                unsure=unsure,
+                time_spent_ms=int(seconds * 1000),
+            )
+    return project
+
+
+@pytest.mark.django_db
+def test_counts_and_agreement_from_the_answers(answered) -> None:
+    report = project_figures(project=answered)["report"]
+
+    assert report["project"] == "team-project"
+    assert report["segments"] == 6
+    # At least 3 submitted answers: u1 and u5.
+    assert report["segments_complete"] == 2
+    assert report["answers"] == {"submitted": 11, "skipped": 3, "unsure": 2}
+    overall = report["agreement"]["overall"]
+    assert overall["exact_agreement"] == pytest.approx(5 / 8)
+    assert overall["alpha_masi"] == pytest.approx(11 / 26)
+    labels = report["agreement"]["labels"]
+    assert list(labels) == ["theme-1", "theme-2", "theme-3", "theme-4"]
+    assert labels["theme-1"] == {"alpha": pytest.approx(0.625), "percent_agreement": 7 / 8}
+    assert labels["theme-2"] == {"alpha": pytest.approx(1 / 7), "percent_agreement": 5 / 8}
+    assert labels["theme-3"] == {"alpha": None, "percent_agreement": 1.0}
+
+
+@pytest.mark.django_db
+def test_kappa_matrix_counts_every_label_as_a_decision(answered) -> None:
+    kappa = project_figures(project=answered)["report"]["agreement"]["cohen_kappa"]
+    # As in test_agreement, with a fourth label: one more no-no per shared segment.
+    # xena-yuri: yes-yes 2, no-no 8, one each way 1 + 1 (N 12): p_o 5/6, p_e 5/8 -> 5/9.
+    # xena-zoe: yes-yes 4, no-no 7, zoe only 1: p_o 11/12, p_e 76/144 -> 56/68 = 14/17.
+    # yuri-zoe (zoe skipped u2): yes-yes 2, no-no 5, zoe only 1: p_o 7/8, p_e 36/64 -> 5/7.
+    assert kappa["xena"] == {"yuri": pytest.approx(5 / 9), "zoe": pytest.approx(14 / 17)}
+    assert kappa["yuri"] == {"xena": pytest.approx(5 / 9), "zoe": pytest.approx(5 / 7)}
+    assert kappa["zoe"] == {"xena": pytest.approx(14 / 17), "yuri": pytest.approx(5 / 7)}
+
+
+@pytest.mark.django_db
+def test_per_annotator_signals(answered) -> None:
+    people = project_figures(project=answered)["report"]["annotators"]
+
+    assert list(people) == ["xena", "yuri", "zoe"]
+    xena, yuri, zoe = people["xena"], people["yuri"], people["zoe"]
+    assert (xena["submitted"], xena["skipped"], xena["unsure"]) == (5, 0, 1)
+    assert (yuri["submitted"], yuri["skipped"], yuri["unsure"]) == (3, 2, 0)
+    assert (zoe["submitted"], zoe["skipped"], zoe["unsure"]) == (3, 1, 1)
+    # Medians of 1 3 5 7 9; 1 1.5 2.5 4 6; 0.5 2 3 8 seconds.
+    assert [p["median_seconds"] for p in (xena, yuri, zoe)] == [5.0, 2.5, 2.5]
+    # Under 2 s: 1 of 5; 1 and 1.5 of 5; 0.5 of 4 (2.0 is not under 2 s).
+    assert [p["fast_share"] for p in (xena, yuri, zoe)] == [0.2, 0.4, 0.25]
+    assert xena["last_active"] is not None
+    assert xena["agreement_with_gold"] is None  # no gold labels yet
+
+
+@pytest.mark.django_db
+def test_distribution_and_timeline_for_the_dashboard(answered) -> None:
+    figures = project_figures(project=answered)
+
+    assert figures["distribution"] == {"theme-1": 7, "theme-2": 7, "theme-3": 0, "theme-4": 0}
+    assert figures["kappa_shared"]["yuri"] == {"xena": 3, "zoe": 2}
+    last = figures["timeline"]["points"][-1]
+    assert last[1:] == [11, 2]
+    assert figures["answers_read"] == 14
+    assert figures["pairable_segments"] == 4
+
+
+@pytest.mark.django_db
+def test_an_empty_project_has_null_figures(project) -> None:
+    report = project_figures(project=project)["report"]
+
+    assert report["answers"] == {"submitted": 0, "skipped": 0, "unsure": 0}
+    assert report["agreement"]["overall"] == {"alpha_masi": None, "exact_agreement": None}
+    assert report["agreement"]["labels"]["theme-1"] == {"alpha": None, "percent_agreement": None}
+    assert report["agreement"]["cohen_kappa"] == {}
+    assert report["annotators"] == {}
+
+
+@pytest.mark.django_db
+def test_queries_do_not_grow_with_the_answers(answered, django_assert_max_num_queries) -> None:
+    with django_assert_max_num_queries(6):
+        project_figures(project=answered)
+    more = UserFactory(username="walt")
+    label = Label.objects.get(label_set=answered.label_set, slug="theme-4")
+    for segment in Segment.objects.filter(article__collection=answered.collection).select_related(
+        "article"
+    ):
+        annotation_submit(project=answered, segment=segment, annotator=more, labels=[label])
+    with django_assert_max_num_queries(6):
+        report = project_figures(project=answered)["report"]
+    assert report["answers"]["submitted"] == 17
+
+
+@pytest.mark.django_db
+def test_project_report_json_is_the_documented_object(answered) -> None:
+    out = io.StringIO()
+    call_command("project_report", "team-project", "--json", stdout=out)
+
+    report = json.loads(out.getvalue())
+    assert set(report) == {
+        "project",
+        "segments",
+        "segments_complete",
+        "answers",
+        "agreement",
+        "annotators",
+        "gold",
+    }
+    assert set(report["answers"]) == {"submitted", "skipped", "unsure"}
+    assert set(report["agreement"]) == {"overall", "labels", "cohen_kappa"}
+    assert set(report["agreement"]["overall"]) == {"alpha_masi", "exact_agreement"}
+    assert set(report["gold"]) == {"unanimous", "majority", "adjudicated", "awaiting_review"}
+    assert report["agreement"]["overall"]["alpha_masi"] == pytest.approx(11 / 26)
+    assert report["agreement"]["labels"]["theme-4"]["alpha"] is None  # JSON null
+
+
+@pytest.mark.django_db
+def test_project_report_summary_and_unknown_project(answered) -> None:
+    out = io.StringIO()
+    call_command("project_report", "team-project", stdout=out)
+    assert "2 of 6 segments complete; 11 submitted, 3 skipped, 2 unsure" in out.getvalue()
+    assert "theme-1: alpha 0.625, agreement 0.875" in out.getvalue()
+
+    with pytest.raises(CommandError, match="No project"):
+        call_command("project_report", "nope", "--json")
