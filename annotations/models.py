@@ -705,3 +705,33 @@ class Reservation(models.Model):
 
     def holds(self, now: datetime) -> bool:
         return self.segment_id is not None and self.expires_at is not None and self.expires_at > now
+
+
+class ProjectFigures(models.Model):
+    """The last background computation of a project's team figures, for the dashboard.
+
+    ``data`` is what ``services.reports.project_figures`` returned; ``computed_at`` is when
+    it started reading the answers (the figures are as of then). ``status`` says whether a
+    computation is waiting for the worker, running, done, or failed (``error``).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="figures")
+    status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
+    requested_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "project figures"
+
+    def __str__(self) -> str:
+        return f"figures of {self.project_id} ({self.status}, {self.computed_at})"

@@ -23,3 +23,11 @@ def export_run(export_id: int) -> None:
     from .services.exports import export_run_queued
 
     export_run_queued(export_id=export_id)
+
+
+@task
+def figures_compute(project_id: int) -> None:
+    """Recompute a project's dashboard figures (services.reports.figures_refresh)."""
+    from .services.reports import figures_refresh
+
+    figures_refresh(project_id=project_id)

@@ -5,6 +5,7 @@ from django.urls import path
 from .views import (
     annotate,
     browse,
+    dashboard,
     exports,
     history,
     imports,
@@ -43,6 +44,13 @@ urlpatterns = [
     path("p/<slug:slug>/review/<int:segment_id>/", review.gold_save, name="gold_save"),
     path("p/<slug:slug>/reviewed/", review.reviewed, name="reviewed"),
     path("p/<slug:slug>/browse/", browse.data_browser, name="data_browser"),
+    # Team dashboard (views/dashboard.py)
+    path("p/<slug:slug>/dashboard/", dashboard.dashboard, name="dashboard"),
+    path(
+        "p/<slug:slug>/dashboard/recompute/",
+        dashboard.dashboard_recompute,
+        name="dashboard_recompute",
+    ),
     # Project set-up (views/setup.py, views/labels.py)
     path("projects/new/", setup.project_create, name="project_create"),
     path("p/<slug:slug>/settings/", setup.project_edit, name="project_edit"),

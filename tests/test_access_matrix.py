@@ -46,6 +46,8 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "annotations:gold_save": ("review", {"POST"}),
     "annotations:data_browser": ("review", {"GET"}),
     "annotations:reviewed": ("annotate", {"GET"}),
+    "annotations:dashboard": ("review", {"GET"}),
+    "annotations:dashboard_recompute": ("review", {"POST"}),
     "annotations:project_edit": ("manage", {"GET", "POST"}),
     "annotations:label_set_edit": ("manage", {"GET"}),
     "annotations:label_create": ("manage", {"POST"}),

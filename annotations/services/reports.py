@@ -9,17 +9,20 @@ per-annotator counts only, so memory does not grow with whole answer rows. It is
 from __future__ import annotations
 
 import statistics
+import time
 from array import array
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Max
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
 
-from ..models import Annotation, Label, Project
+from ..models import Annotation, AnnotatorProgress, Label, Project, ProjectFigures
 from .agreement import AgreementCounter
 
 # A decision faster than this is too quick to have read the segment (Potato's flag).
@@ -264,3 +267,148 @@ def project_figures(*, project: Project) -> dict[str, Any]:
 def gold_counts(*, project: Project) -> dict[str, int]:
     """Gold labels by how they were reached, and segments waiting for a review."""
     return {"unanimous": 0, "majority": 0, "adjudicated": 0, "awaiting_review": 0}
+
+
+# --- Background computation for the dashboard -------------------------------------------
+
+# Figures older than this are recomputed when the dashboard is open and answers changed.
+FIGURES_MAX_AGE = timedelta(seconds=60)
+# A computation queued or running for longer than this is presumed lost (a worker died).
+FIGURES_LOST_AFTER = timedelta(minutes=15)
+# "N answers changed since" is counted up to this many (an index range, not a full count).
+CHANGED_SINCE_CAP = 1_000
+
+
+def figures_request(*, project: Project) -> bool:
+    """Queue a background recomputation of ``project``'s figures, unless one is already
+    waiting or running. Returns whether one was queued (the task is enqueued on commit)."""
+    from ..tasks import figures_compute
+
+    now = timezone.now()
+    row, created = ProjectFigures.objects.get_or_create(
+        project=project, defaults={"status": ProjectFigures.Status.QUEUED, "requested_at": now}
+    )
+    if not created:
+        busy = Q(
+            status__in=[ProjectFigures.Status.QUEUED, ProjectFigures.Status.RUNNING],
+            requested_at__gt=now - FIGURES_LOST_AFTER,
+        )
+        # One conditional UPDATE: of two simultaneous requests, only one queues a task.
+        queued = (
+            ProjectFigures.objects.filter(pk=row.pk)
+            .exclude(busy)
+            .update(status=ProjectFigures.Status.QUEUED, requested_at=now)
+        )
+        if not queued:
+            return False
+    transaction.on_commit(lambda: figures_compute.enqueue(project.pk))
+    return True
+
+
+def figures_refresh(*, project_id: int) -> None:
+    """Compute ``project_id``'s figures and store them (the background task's body)."""
+    started_at = timezone.now()
+    rows = ProjectFigures.objects.filter(project_id=project_id)
+    rows.update(status=ProjectFigures.Status.RUNNING, started_at=started_at)
+    project = Project.objects.select_related("collection").filter(pk=project_id).first()
+    if project is None:
+        return
+    clock = time.perf_counter()
+    try:
+        data = project_figures(project=project)
+    except Exception as error:
+        rows.update(status=ProjectFigures.Status.FAILED, error=f"{type(error).__name__}: {error}")
+        raise
+    rows.update(
+        status=ProjectFigures.Status.DONE,
+        data=data,
+        computed_at=started_at,
+        duration_ms=round((time.perf_counter() - clock) * 1000),
+        error="",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotatorRow:
+    username: str
+    submitted: int  # live, from AnnotatorProgress
+    skipped: int
+    figures: dict[str, Any] | None  # from the last computation, if it knew this person
+    last_active: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    figures: ProjectFigures | None
+    data: dict[str, Any]  # the last computation's data ({} before the first one)
+    annotators: list[AnnotatorRow]
+    submitted: int
+    skipped: int
+    changed_since: int  # answers created or edited after the figures were computed (capped)
+    refresh_queued: bool
+
+    @property
+    def busy(self) -> bool:
+        return self.figures is not None and self.figures.status in {
+            ProjectFigures.Status.QUEUED,
+            ProjectFigures.Status.RUNNING,
+        }
+
+
+def dashboard_read(*, project: Project, refresh: bool = True) -> Dashboard:
+    """What the dashboard shows: live counts, the last stored figures and their freshness.
+
+    A fixed number of queries, whatever the number of answers. With ``refresh``, figures
+    that are missing, or older than ``FIGURES_MAX_AGE`` while answers changed since, are
+    queued for recomputation.
+    """
+    figures = ProjectFigures.objects.filter(project=project).first()
+    progress = list(
+        AnnotatorProgress.objects.filter(project=project)
+        .select_related("annotator")
+        .order_by("annotator__username")
+    )
+    data: dict[str, Any] = figures.data if figures and figures.data else {}
+    known = data.get("report", {}).get("annotators", {})
+    rows = []
+    for row in progress:
+        name = row.annotator.get_username()
+        stats = known.get(name)
+        moment = stats.get("last_active") if stats else None
+        rows.append(
+            AnnotatorRow(
+                username=name,
+                submitted=row.submitted,
+                skipped=row.skipped,
+                figures=stats,
+                last_active=datetime.fromisoformat(moment) if moment else None,
+            )
+        )
+    changed = 0
+    if figures and figures.computed_at:
+        changed = (
+            Annotation.objects.filter(project=project, updated_at__gte=figures.computed_at)
+            .order_by()[:CHANGED_SINCE_CAP]
+            .count()
+        )
+    queued = False
+    if refresh:
+        # Never computed, or done a while ago and answers changed since. A failure waits
+        # for someone to press "recompute" (the page shows the error).
+        old = timezone.now() - FIGURES_MAX_AGE
+        stale = figures is None or (
+            figures.status == ProjectFigures.Status.DONE
+            and changed > 0
+            and (figures.requested_at is None or figures.requested_at < old)
+        )
+        if stale and (queued := figures_request(project=project)):
+            figures = ProjectFigures.objects.filter(project=project).first()
+    return Dashboard(
+        figures=figures,
+        data=data,
+        annotators=rows,
+        submitted=sum(row.submitted for row in progress),
+        skipped=sum(row.skipped for row in progress),
+        changed_since=changed,
+        refresh_queued=queued,
+    )
