@@ -23,7 +23,6 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from ..models import Annotation, AnnotatorProgress, Label, Project, ProjectFigures
-from .agreement import AgreementCounter
 
 # A decision faster than this is too quick to have read the segment (Potato's flag).
 FAST_DECISION_MS = 2_000
@@ -149,6 +148,10 @@ def project_figures(*, project: Project) -> dict[str, Any]:
     answers per label slug), ``kappa_shared`` (segments each pair both answered),
     ``timeline`` and ``answers_read`` are for the dashboard.
     """
+    # Imported here: scikit-learn, nltk and numpy take seconds and ~120 MB to load, which
+    # web processes (the dashboard only reads stored figures) should not pay.
+    from .agreement import AgreementCounter
+
     labels = list(Label.objects.filter(label_set_id=project.label_set_id))
     slugs = {label.pk: label.slug for label in labels}
     k = project.annotators_per_segment

@@ -4,7 +4,8 @@
 ``python -m tests.bench.run annotate [options]`` only the labelling part (``annotate.py``);
 ``python -m tests.bench.run load [options]`` only the team load part (``load.py``: gunicorn,
 50 annotators over HTTP, integrity checked in the database);
-``python -m tests.bench.run exports [--reuse]`` only the dataset exports (``exports.py``).
+``python -m tests.bench.run exports [--reuse]`` only the dataset exports (``exports.py``);
+``python -m tests.bench.run dashboard [options]`` only the team dashboard (``dashboard.py``).
 
 Ingestion benchmark:
 
@@ -405,10 +406,10 @@ def ingestion_benchmark() -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     part = args[0] if args and not args[0].startswith("-") else "all"
-    if part not in {"all", "ingest", "annotate", "load", "exports"}:
+    if part not in {"all", "ingest", "annotate", "load", "exports", "dashboard"}:
         raise SystemExit(
-            "usage: python -m tests.bench.run"
-            " [all | ingest | annotate [options] | load [options] | exports [--reuse]]"
+            "usage: python -m tests.bench.run [all | ingest | annotate [options] |"
+            " load [options] | exports [--reuse] | dashboard [options]]"
         )
     if part in {"all", "ingest"}:
         ingestion_benchmark()
@@ -430,6 +431,12 @@ def main(argv: list[str] | None = None) -> None:
         from tests.bench import exports
 
         exports.main(args[1:] if part == "exports" else ["--reuse"])
+    if part == "all":
+        print()
+    if part in {"all", "dashboard"}:
+        from tests.bench import dashboard
+
+        dashboard.main(args[1:] if part == "dashboard" else [])
 
 
 if __name__ == "__main__":
