@@ -19,10 +19,18 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q
+from django.db.models.functions import Length
 from django.utils import timezone
 
-from ..models import Annotation, AnnotatorProgress, Label, Project, ProjectFigures
+from ..models import (
+    Annotation,
+    AnnotatorProgress,
+    GoldLabel,
+    Label,
+    Project,
+    ProjectFigures,
+)
 
 # A decision faster than this is too quick to have read the segment (Potato's flag).
 FAST_DECISION_MS = 2_000
@@ -50,6 +58,7 @@ class _Answer:
     time_spent_ms: int
     created_at: datetime
     labels: frozenset[int]
+    commented: bool
 
 
 def _answers_by_segment(project: Project) -> Iterator[tuple[int, list[_Answer]]]:
@@ -69,6 +78,8 @@ def _answers_by_segment(project: Project) -> Iterator[tuple[int, list[_Answer]]]
             "time_spent_ms",
             "created_at",
             "annotationlabel__label_id",
+            # Whether there is a comment, not its text (rare, and up to 2,000 characters).
+            Length("comment"),
         )
         .iterator(chunk_size=STREAM_CHUNK)
     )
@@ -86,6 +97,7 @@ def _answers_by_segment(project: Project) -> Iterator[tuple[int, list[_Answer]]]
             time_spent_ms=head[4],
             created_at=head[5],
             labels=frozenset(labels),
+            commented=bool(head[7]),
         )
 
     for row in rows:
@@ -105,8 +117,24 @@ def _answers_by_segment(project: Project) -> Iterator[tuple[int, list[_Answer]]]
 
 
 def _gold_sets(project: Project) -> Iterator[tuple[int, frozenset[int]]]:
-    """Each gold label's segment and label set, in segment order (none yet: no gold model)."""
-    return iter(())
+    """Each gold label's segment and label set, streamed in segment order."""
+    rows = (
+        GoldLabel.objects.filter(project=project)
+        .order_by("segment_id")
+        .values_list("segment_id", "goldlabellabel__label_id")
+        .iterator(chunk_size=STREAM_CHUNK)
+    )
+    segment: int | None = None
+    labels: set[int] = set()
+    for segment_id, label_id in rows:
+        if segment_id != segment:
+            if segment is not None:
+                yield segment, frozenset(labels)
+            segment, labels = segment_id, set()
+        if label_id is not None:
+            labels.add(label_id)
+    if segment is not None:
+        yield segment, frozenset(labels)
 
 
 def _timeline(answer_hours: Counter[int], complete_hours: Counter[int]) -> dict[str, Any]:
@@ -160,7 +188,7 @@ def project_figures(*, project: Project) -> dict[str, Any]:
     distribution: Counter[int] = Counter()
     answer_hours: Counter[int] = Counter()
     complete_hours: Counter[int] = Counter()
-    segments_complete = answers_read = 0
+    segments_complete = answers_read = awaiting_review = 0
     gold = _gold_sets(project)
     next_gold = next(gold, None)
 
@@ -190,6 +218,13 @@ def project_figures(*, project: Project) -> dict[str, Any]:
                 person.gold_answers += 1
                 person.gold_matches += answer.labels == gold_labels
         counter.add(ratings)
+        flagged = any(answer.unsure or answer.commented for answer in answers)
+        if (
+            gold_labels is None
+            and len(ratings) >= k
+            and (flagged or len(set(ratings.values())) > 1)
+        ):
+            awaiting_review += 1
         if len(submitted_times) >= k:
             segments_complete += 1
             complete_hours[_hour(sorted(submitted_times)[k - 1])] += 1
@@ -255,7 +290,7 @@ def project_figures(*, project: Project) -> dict[str, Any]:
             "cohen_kappa": kappa,
         },
         "annotators": {names[pk]: person(pk) for pk in order},
-        "gold": gold_counts(project=project),
+        "gold": {**gold_counts(project=project), "awaiting_review": awaiting_review},
     }
     return {
         "report": report,
@@ -268,8 +303,16 @@ def project_figures(*, project: Project) -> dict[str, Any]:
 
 
 def gold_counts(*, project: Project) -> dict[str, int]:
-    """Gold labels by how they were reached, and segments waiting for a review."""
-    return {"unanimous": 0, "majority": 0, "adjudicated": 0, "awaiting_review": 0}
+    """Gold labels by how they were reached (one GROUP BY on the (project, source) index)."""
+    by_source = dict(
+        GoldLabel.objects.filter(project=project)
+        .order_by()
+        .values("source")
+        .annotate(n=Count("pk"))
+        .values_list("source", "n")
+    )
+    counts = {source.value: by_source.get(source.value, 0) for source in GoldLabel.Source}
+    return counts
 
 
 # --- Background computation for the dashboard -------------------------------------------
@@ -349,6 +392,7 @@ class Dashboard:
     skipped: int
     changed_since: int  # answers created or edited after the figures were computed (capped)
     refresh_queued: bool
+    gold: dict[str, int | None]  # gold labels by source (live), awaiting review (computed)
 
     @property
     def busy(self) -> bool:
@@ -414,4 +458,8 @@ def dashboard_read(*, project: Project, refresh: bool = True) -> Dashboard:
         skipped=sum(row.skipped for row in progress),
         changed_since=changed,
         refresh_queued=queued,
+        gold={
+            **gold_counts(project=project),
+            "awaiting_review": data.get("report", {}).get("gold", {}).get("awaiting_review"),
+        },
     )

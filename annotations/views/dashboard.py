@@ -71,9 +71,7 @@ def _context(access: ProjectAccess, board: Dashboard) -> dict[str, Any]:
         [(label.name, label.color, distribution.get(label.slug, 0)) for label in labels],
         total=submitted,
     )
-    gold = report.get("gold") or dict.fromkeys(
-        ("unanimous", "majority", "adjudicated", "awaiting_review"), 0
-    )
+    gold = board.gold
     return {
         "access": access,
         "project": project,

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from annotations.models import Annotation, Label, Membership, ProjectFigures
+from annotations.models import Annotation, GoldLabel, Label, Membership, ProjectFigures
 from annotations.services import reports
 from annotations.services.answers import annotation_submit
 from articles.models import Segment
@@ -116,13 +116,12 @@ def test_htmx_poll_returns_the_live_partial(client, manager, disagreeing) -> Non
     assert 'hx-trigger="every 2s"' in body  # computing: polled faster
 
 
-@pytest.mark.django_db
-def test_the_real_worker_computes_queued_figures(
-    client, manager, disagreeing, django_capture_on_commit_callbacks
-) -> None:
+# Committed for real: the worker checks its connection between tasks, which closes one
+# held inside a test's transaction.
+@pytest.mark.django_db(transaction=True)
+def test_the_real_worker_computes_queued_figures(client, manager, disagreeing) -> None:
     client.force_login(manager)
-    with django_capture_on_commit_callbacks(execute=True):
-        client.get(url(disagreeing))
+    client.get(url(disagreeing))
     assert DBTaskResult.objects.count() == 1
     assert ProjectFigures.objects.get(project=disagreeing).status == ProjectFigures.Status.QUEUED
 
@@ -251,11 +250,26 @@ def test_page_queries_do_not_grow_with_the_data(
         project_id=ProjectFigures.objects.create(project=disagreeing).project_id
     )
     client.force_login(manager)
-    # session, user, project gate, figures, progress with names, changed-since, labels
-    with django_assert_num_queries(7):
+    # session, user, project gate, figures, progress with names, changed-since, gold
+    # counts, labels
+    with django_assert_num_queries(8):
         client.get(url(disagreeing))
     _grow(disagreeing, 4)
     reports.figures_refresh(project_id=disagreeing.pk)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(url(disagreeing), HTTP_HX_REQUEST="true")
     assert b"extra3" in response.content
+
+
+@pytest.mark.django_db
+def test_gold_counts_are_live(client, reviewer, disagreeing) -> None:
+    first = segments(disagreeing)[0]
+    GoldLabel.objects.create(
+        project=disagreeing, segment=first, source=GoldLabel.Source.ADJUDICATED, reviewer=reviewer
+    )
+    client.force_login(reviewer)
+
+    page = client.get(url(disagreeing), HTTP_HX_REQUEST="true").content.decode()
+
+    assert '<span class="tile-value" id="gold-total">1</span>' in page
+    assert "0 unanimous, 0 majority, 1 adjudicated; — awaiting review" in page

@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotations.models import Annotation, Label
+from annotations.models import Annotation, GoldLabel, GoldLabelLabel, Label
 from annotations.services.answers import annotation_submit
 from annotations.services.reports import project_figures
 from articles.models import Segment
@@ -174,3 +174,54 @@ def test_project_report_summary_and_unknown_project(answered) -> None:
 
     with pytest.raises(CommandError, match="No project"):
         call_command("project_report", "nope", "--json")
+
+
+def _gold(project, segment, source: str, letters: str, reviewer=None) -> None:
+    labels = {label.slug: label for label in Label.objects.filter(label_set=project.label_set)}
+    gold = GoldLabel.objects.create(
+        project=project, segment=segment, source=source, reviewer=reviewer
+    )
+    for letter in letters:
+        GoldLabelLabel.objects.create(
+            gold_label=gold, label=labels[{"a": "theme-1", "b": "theme-2"}[letter]]
+        )
+
+
+@pytest.mark.django_db
+def test_agreement_with_gold_and_gold_counts(answered) -> None:
+    u1, _, _, u4, u5, _ = Segment.objects.filter(article__collection=answered.collection).order_by(
+        "pk"
+    )
+    boss = UserFactory(username="boss")
+    _gold(answered, u1, GoldLabel.Source.ADJUDICATED, "ab", reviewer=boss)
+    _gold(answered, u4, GoldLabel.Source.MAJORITY, "ab", reviewer=boss)
+    _gold(answered, u5, GoldLabel.Source.UNANIMOUS, "b")
+
+    report = project_figures(project=answered)["report"]
+
+    people = report["annotators"]
+    # xena: u1 {a} no, u4 {a,b} yes, u5 {b} yes. yuri: u1 no, u4 skipped, u5 yes.
+    # zoe: u1 {a,b}, u4 {a,b}, u5 {b}: all three.
+    assert people["xena"]["agreement_with_gold"] == pytest.approx(2 / 3)
+    assert people["yuri"]["agreement_with_gold"] == pytest.approx(1 / 2)
+    assert people["zoe"]["agreement_with_gold"] == 1.0
+    assert [people[name]["gold_answers"] for name in ("xena", "yuri", "zoe")] == [3, 2, 3]
+    gold = report["gold"]
+    assert (gold["unanimous"], gold["majority"], gold["adjudicated"]) == (1, 1, 1)
+    assert gold["awaiting_review"] == 0  # u1, the one disagreement with k answers, has gold
+
+
+@pytest.mark.django_db
+def test_segments_awaiting_review(answered) -> None:
+    # k = 3 answers: u1 disagrees ({a}, {a}, {a,b}); u5 agrees; u2 has an unsure mark but
+    # only 2 submitted answers.
+    assert project_figures(project=answered)["report"]["gold"] == {
+        "unanimous": 0,
+        "majority": 0,
+        "adjudicated": 0,
+        "awaiting_review": 1,
+    }
+    u5 = Segment.objects.filter(article__collection=answered.collection).order_by("pk")[4]
+    Annotation.objects.filter(segment=u5, annotator__username="yuri").update(comment="Hm.")
+
+    assert project_figures(project=answered)["report"]["gold"]["awaiting_review"] == 2
