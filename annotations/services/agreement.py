@@ -36,8 +36,8 @@ from typing import Any
 
 import krippendorff
 import numpy as np
-from nltk.metrics.distance import masi_distance
-from sklearn.metrics import cohen_kappa_score
+from nltk.metrics.distance import masi_distance  # type: ignore[import-untyped]
+from sklearn.metrics import cohen_kappa_score  # type: ignore[import-untyped]
 
 Ratings = Mapping[Any, frozenset[Any]]
 """One unit: annotator -> the label set of their submitted answer."""
@@ -172,7 +172,7 @@ def alpha_from_coincidences(coincidences: np.ndarray, delta: np.ndarray) -> floa
     are the coincidence matrix's row sums and n their total. ``None`` when D_e is zero.
     """
     n_v = coincidences.sum(axis=1)
-    n = n_v.sum()
+    n = float(n_v.sum())
     if n < 2:
         return None
     observed = float((coincidences * delta).sum()) / n

@@ -45,7 +45,7 @@ class _Annotator:
     skipped: int = 0
     unsure: int = 0
     fast: int = 0
-    times_ms: array = field(default_factory=lambda: array("l"))
+    times_ms: array[int] = field(default_factory=lambda: array("l"))
     gold_answers: int = 0
     gold_matches: int = 0
 
@@ -200,23 +200,23 @@ def project_figures(*, project: Project) -> dict[str, Any]:
         submitted_times = []
         for answer in answers:
             answers_read += 1
-            person = annotators.get(answer.annotator_id)
-            if person is None:
-                person = annotators[answer.annotator_id] = _Annotator()
-            person.times_ms.append(answer.time_spent_ms)
-            person.unsure += answer.unsure
-            person.fast += answer.time_spent_ms < FAST_DECISION_MS
+            counts = annotators.get(answer.annotator_id)
+            if counts is None:
+                counts = annotators[answer.annotator_id] = _Annotator()
+            counts.times_ms.append(answer.time_spent_ms)
+            counts.unsure += answer.unsure
+            counts.fast += answer.time_spent_ms < FAST_DECISION_MS
             if not answer.submitted:
-                person.skipped += 1
+                counts.skipped += 1
                 continue
-            person.submitted += 1
+            counts.submitted += 1
             ratings[answer.annotator_id] = answer.labels
             distribution.update(answer.labels)
             submitted_times.append(answer.created_at)
             answer_hours[_hour(answer.created_at)] += 1
             if gold_labels is not None:
-                person.gold_answers += 1
-                person.gold_matches += answer.labels == gold_labels
+                counts.gold_answers += 1
+                counts.gold_matches += answer.labels == gold_labels
         counter.add(ratings)
         flagged = any(answer.unsure or answer.commented for answer in answers)
         if (

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
+
+from config.http import AuthenticatedHttpRequest
 
 from ..access import Capability, ProjectAccess, get_project_for_user
 from ..charts import bar_rows, progress_chart
@@ -86,14 +88,14 @@ def _context(access: ProjectAccess, board: Dashboard) -> dict[str, Any]:
             for label, bar in zip(labels, bars, strict=True)
         ],
         "gold": gold,
-        "gold_total": gold["unanimous"] + gold["majority"] + gold["adjudicated"],
+        "gold_total": sum(gold[source] or 0 for source in ("unanimous", "majority", "adjudicated")),
         "kappa_names": kappa_names,
         "kappa_rows": kappa_rows,
     }
 
 
 @require_GET
-def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """The page, or (htmx) its ``live`` partial, which the page polls."""
     access = get_project_for_user(request.user, slug, need=Capability.REVIEW)
     board = dashboard_read(project=access.project)
@@ -104,7 +106,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-def dashboard_recompute(request: HttpRequest, slug: str) -> HttpResponse:
+def dashboard_recompute(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Queue a recomputation of the figures now (if none is waiting or running)."""
     access = get_project_for_user(request.user, slug, need=Capability.REVIEW)
     RecomputeForm(request.POST).is_valid()
