@@ -402,6 +402,17 @@ class Dashboard:
         }
 
 
+def _changed_since(project: Project, figures: ProjectFigures | None) -> int:
+    """Answers created or edited since the figures were computed, counted up to a cap."""
+    if figures is None or figures.computed_at is None:
+        return 0
+    return (
+        Annotation.objects.filter(project=project, updated_at__gte=figures.computed_at)
+        .order_by()[:CHANGED_SINCE_CAP]
+        .count()
+    )
+
+
 def dashboard_read(*, project: Project, refresh: bool = True) -> Dashboard:
     """What the dashboard shows: live counts, the last stored figures and their freshness.
 
@@ -410,6 +421,21 @@ def dashboard_read(*, project: Project, refresh: bool = True) -> Dashboard:
     queued for recomputation.
     """
     figures = ProjectFigures.objects.filter(project=project).first()
+    changed = _changed_since(project, figures)
+    queued = False
+    if refresh:
+        # Never computed, or done a while ago and answers changed since. A failure waits
+        # for someone to press "recompute" (the page shows the error).
+        old = timezone.now() - FIGURES_MAX_AGE
+        stale = figures is None or (
+            figures.status == ProjectFigures.Status.DONE
+            and changed > 0
+            and (figures.requested_at is None or figures.requested_at < old)
+        )
+        if stale and (queued := figures_request(project=project)):
+            # Read again: the row is queued now, or (with an immediate task backend) done.
+            figures = ProjectFigures.objects.filter(project=project).first()
+            changed = _changed_since(project, figures)
     progress = list(
         AnnotatorProgress.objects.filter(project=project)
         .select_related("annotator")
@@ -431,25 +457,6 @@ def dashboard_read(*, project: Project, refresh: bool = True) -> Dashboard:
                 last_active=datetime.fromisoformat(moment) if moment else None,
             )
         )
-    changed = 0
-    if figures and figures.computed_at:
-        changed = (
-            Annotation.objects.filter(project=project, updated_at__gte=figures.computed_at)
-            .order_by()[:CHANGED_SINCE_CAP]
-            .count()
-        )
-    queued = False
-    if refresh:
-        # Never computed, or done a while ago and answers changed since. A failure waits
-        # for someone to press "recompute" (the page shows the error).
-        old = timezone.now() - FIGURES_MAX_AGE
-        stale = figures is None or (
-            figures.status == ProjectFigures.Status.DONE
-            and changed > 0
-            and (figures.requested_at is None or figures.requested_at < old)
-        )
-        if stale and (queued := figures_request(project=project)):
-            figures = ProjectFigures.objects.filter(project=project).first()
     return Dashboard(
         figures=figures,
         data=data,

@@ -273,3 +273,18 @@ def test_gold_counts_are_live(client, reviewer, disagreeing) -> None:
 
     assert '<span class="tile-value" id="gold-total">1</span>' in page
     assert "0 unanimous, 0 majority, 1 adjudicated; — awaiting review" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_figures_computed_inline_show_on_the_same_response(
+    client, manager, disagreeing, settings
+) -> None:
+    # Outside a transaction the task is enqueued at once; the immediate backend then runs
+    # it before the page is rendered, and the page shows its figures, not the old state.
+    settings.TASKS = IMMEDIATE
+    client.force_login(manager)
+
+    page = client.get(url(disagreeing)).content.decode()
+
+    assert "Figures as of" in page
+    assert "<polyline" in page
