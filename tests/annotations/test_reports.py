@@ -30,6 +30,8 @@ ANSWERS = {
 @pytest.fixture
 def answered(project):
     project.annotators_per_segment = 3
+    # The gold labels here are set by the tests (u5's unanimous answers would be accepted).
+    project.auto_accept_unanimous = False
     project.save()
     segments = list(
         Segment.objects.filter(article__collection=project.collection)
@@ -225,3 +227,17 @@ def test_segments_awaiting_review(answered) -> None:
     Annotation.objects.filter(segment=u5, annotator__username="yuri").update(comment="Hm.")
 
     assert project_figures(project=answered)["report"]["gold"]["awaiting_review"] == 2
+
+
+@pytest.mark.django_db
+def test_automatically_accepted_unanimous_answers_count_as_gold(answered) -> None:
+    answered.auto_accept_unanimous = True
+    answered.save()
+    call_command("review_backfill", "team-project", stdout=io.StringIO())
+
+    report = project_figures(project=answered)["report"]
+
+    # u5: three submitted {b}, nothing flagged: accepted; everyone agrees with it.
+    assert report["gold"]["unanimous"] == 1
+    assert report["annotators"]["yuri"]["agreement_with_gold"] == 1.0
+    assert report["annotators"]["yuri"]["gold_answers"] == 1
