@@ -122,6 +122,35 @@ class ProjectAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
     actions = ["export_dataset"]
+    # The queue's open segments, the review rows and the automatic gold labels follow these
+    # settings; ``project_update`` (the project's Settings page) moves them together. A plain
+    # model save here would leave them behind (a raised k would keep segments closed), so
+    # once a project exists they change only there. The collection and label set never
+    # change under existing answers.
+    SETTINGS_PAGE_ONLY = (
+        "collection",
+        "label_set",
+        "multi_label",
+        "annotators_per_segment",
+        "auto_accept_unanimous",
+        "review_sample_percent",
+        "queue_order",
+        "queue_seed",
+        "reservation_minutes",
+        "one_per_duplicate_group",
+    )
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Project | None = None
+    ) -> list[str] | tuple[str, ...]:
+        if obj is None:
+            return super().get_readonly_fields(request, obj)
+        return (*super().get_readonly_fields(request, obj), *self.SETTINGS_PAGE_ONLY)
+
+    def get_prepopulated_fields(
+        self, request: HttpRequest, obj: Project | None = None
+    ) -> dict[str, tuple[str, ...]]:
+        return {} if obj is not None else {"slug": ("name",)}
 
     @admin.action(description="Export a dataset of the selected projects")
     def export_dataset(

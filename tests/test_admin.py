@@ -339,3 +339,32 @@ def test_the_bulk_delete_keeps_the_last_manager_and_deletes_nothing(
 
     assert "only manager" in response.content.decode()
     assert Membership.objects.filter(project=project).count() == len(chosen) == 2
+
+
+def test_the_admin_cannot_change_settings_that_the_queue_follows(
+    staff_client, project, manager
+) -> None:
+    # A raised k saved straight to the row would leave full segments closed in the queue
+    # (and review rows stale): such settings change only on the Settings page, which
+    # calls project_update. Name and description stay editable here.
+    k = project.annotators_per_segment
+
+    response = project_change(
+        staff_client,
+        project,
+        lambda data, rows: data.update({"annotators_per_segment": str(k + 2), "name": "Renamed"}),
+    )
+
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert project.name == "Renamed"
+    assert project.annotators_per_segment == k
+    page = staff_client.get(reverse("admin:annotations_project_change", args=[project.pk]))
+    assert 'name="annotators_per_segment"' not in page.content.decode()
+
+
+def test_the_admin_still_sets_every_setting_when_it_adds_a_project(staff_client) -> None:
+    page = staff_client.get(reverse("admin:annotations_project_add"))
+
+    for field in ("annotators_per_segment", "collection", "queue_order"):
+        assert f'name="{field}"' in page.content.decode()
