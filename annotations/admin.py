@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -149,7 +150,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
     def get_prepopulated_fields(
         self, request: HttpRequest, obj: Project | None = None
-    ) -> dict[str, tuple[str, ...]]:
+    ) -> dict[str, Sequence[str]]:
         return {} if obj is not None else {"slug": ("name",)}
 
     @admin.action(description="Export a dataset of the selected projects")
