@@ -282,8 +282,22 @@ class AnnotationEventInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """A list and detail pages that only show: rows written by a service (answers, gold
+    labels and their histories) are never added, changed or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Annotation)
-class AnnotationAdmin(admin.ModelAdmin):
+class AnnotationAdmin(ReadOnlyModelAdmin):
     """Read-only: answers change only on the labelling screen, which keeps their versions,
     the progress counts and the conflict checks right."""
 
@@ -309,15 +323,6 @@ class AnnotationAdmin(admin.ModelAdmin):
     # A million answers: no date hierarchy or counts over the whole table.
     list_per_page = 50
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Annotation | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Annotation | None = None) -> bool:
-        return False
-
 
 class GoldLabelLabelInline(admin.TabularInline):
     model = GoldLabelLabel
@@ -331,7 +336,7 @@ class GoldLabelLabelInline(admin.TabularInline):
 
 
 @admin.register(GoldLabel)
-class GoldLabelAdmin(admin.ModelAdmin):
+class GoldLabelAdmin(ReadOnlyModelAdmin):
     """Read-only: gold labels change on the review screen, which keeps their versions and
     history; the admin only shows them."""
 
@@ -354,18 +359,9 @@ class GoldLabelAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: GoldLabel | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: GoldLabel | None = None) -> bool:
-        return False
-
 
 @admin.register(GoldLabelEvent)
-class GoldLabelEventAdmin(admin.ModelAdmin):
+class GoldLabelEventAdmin(ReadOnlyModelAdmin):
     """The gold labels' history, read-only."""
 
     list_display = ["id", "project", "segment", "version", "actor", "created_at"]
@@ -376,22 +372,9 @@ class GoldLabelEventAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: GoldLabelEvent | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: GoldLabelEvent | None = None
-    ) -> bool:
-        return False
-
 
 @admin.register(AnnotationEvent)
-class AnnotationEventAdmin(admin.ModelAdmin):
+class AnnotationEventAdmin(ReadOnlyModelAdmin):
     """The answers' history, read-only: written only by annotation_submit."""
 
     list_display = ["id", "project", "segment", "annotation", "version", "actor", "created_at"]
@@ -411,19 +394,6 @@ class AnnotationEventAdmin(admin.ModelAdmin):
     fields = list(readonly_fields)
     show_full_result_count = False
     list_per_page = 50
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: AnnotationEvent | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: AnnotationEvent | None = None
-    ) -> bool:
-        return False
 
 
 @admin.register(Export)
