@@ -146,6 +146,16 @@ class Article(models.Model):
         """The key of this article's near-duplicate group: ``duplicate_of_id or id``."""
         return self.duplicate_of_id or self.pk
 
+    def near_copy_count(self) -> int:
+        """How many other articles are in this one's near-duplicate group (one query, on the
+        ``duplicate_of`` index and the primary key)."""
+        group = self.duplicate_group_id
+        return (
+            Article.objects.filter(Q(pk=group) | Q(duplicate_of_id=group))
+            .exclude(pk=self.pk)
+            .count()
+        )
+
     def segment_rows(self, spans: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int, int, str]]:
         """``(position, start, end, text)`` for each span; the text is sliced from the body,
         which is what keeps ``segment.text == article.body[start:end]`` true."""

@@ -229,6 +229,7 @@ def _article_context(
     context["next_in_article"] = following[0] if following else None
     preceding = [s for s in segments if s.position < segment.position]
     context["previous_in_article"] = preceding[-1] if preceding else None
+    context["near_copies"] = segment.article.near_copy_count()
     context["back_segment_id"] = _back(request, access, segment, known)
     return context
 

@@ -563,7 +563,8 @@ def test_the_annotate_and_article_pages_run_a_fixed_number_of_queries(
         assert annotator_client.get(annotate_url(project)).status_code == 200
     with django_assert_max_num_queries(9):
         assert annotator_client.get(annotate_url(project, segment)).status_code == 200
-    with django_assert_max_num_queries(9):
+    # The article view also counts the article's near-identical copies (one query).
+    with django_assert_max_num_queries(10):
         assert annotator_client.get(article_url(project, segment)).status_code == 200
 
 
@@ -657,3 +658,26 @@ def test_a_comment_the_database_cannot_take_is_refused_in_place(
     assert response.status_code == 400
     assert message in response.content
     assert not Annotation.objects.exists()
+
+
+def test_the_article_view_says_how_many_near_identical_copies_an_article_has(
+    annotator_client, project
+) -> None:
+    original = segments_of(project)[0].article
+    copies = [
+        SegmentedArticleFactory(collection=project.collection, duplicate_of=original)
+        for _ in range(2)
+    ]
+    # From the original and from a copy alike: the other members of the group.
+    for article, expected in [
+        (original, "2 near-identical copies"),
+        (copies[0], "2 near-identical copies"),
+    ]:
+        segment = Segment.objects.filter(article=article).order_by("position").first()
+        page = annotator_client.get(article_url(project, segment)).content.decode()
+        assert expected in page
+    lone = SegmentedArticleFactory(collection=project.collection)
+    segment = Segment.objects.filter(article=lone).order_by("position").first()
+    assert (
+        "near-identical" not in annotator_client.get(article_url(project, segment)).content.decode()
+    )
