@@ -252,7 +252,11 @@ def build_database(url: str, scale: Scale, *, env: dict[str, str]) -> dict[str, 
             cursor,
             "annotations_project",
             "id name slug description multi_label annotators_per_segment created_at"
-            " collection_id label_set_id auto_accept_unanimous review_sample_percent",
+            " collection_id label_set_id auto_accept_unanimous review_sample_percent"
+            # The queue's settings at their model defaults; its rows are made lazily
+            # (queued_segments and queue_synced_to 0: none yet).
+            " queue_order queue_seed reservation_minutes one_per_duplicate_group"
+            " queued_segments queue_synced_to",
             [
                 (
                     1,
@@ -265,6 +269,12 @@ def build_database(url: str, scale: Scale, *, env: dict[str, str]) -> dict[str, 
                     1,
                     1,
                     True,
+                    0,
+                    "reading",
+                    1,
+                    30,
+                    False,
+                    0,
                     0,
                 )
             ],
