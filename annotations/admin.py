@@ -32,7 +32,7 @@ from .models import (
     Membership,
     Project,
 )
-from .services.exports import export_start, gold_available
+from .services.exports import export_start, exports_fail_stale, gold_available
 from .services.members import MembershipRejected, membership_changes_check, memberships_delete
 
 
@@ -410,6 +410,7 @@ class ExportAdmin(admin.ModelAdmin):
         "status",
         "rows_done",
         "rows_total",
+        "progress_at",
         "created_by",
         "created_at",
         "started_at",
@@ -438,3 +439,10 @@ class ExportAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Export | None = None) -> bool:
         return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # Exports whose worker died are marked failed before they are listed.
+        exports_fail_stale()
+        return super().changelist_view(request, extra_context)

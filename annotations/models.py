@@ -564,6 +564,9 @@ class Export(models.Model):
     status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
     rows_done = models.PositiveBigIntegerField(default=0)
     rows_total = models.PositiveBigIntegerField(default=0)
+    # The running export's heartbeat, moved with its progress: a running export without one
+    # for ``THEMATA_EXPORT_STALE_MINUTES`` lost its worker (``exports_fail_stale``).
+    progress_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -300,3 +300,7 @@ FILE_UPLOAD_TEMP_DIR = env_str("FILE_UPLOAD_TEMP_DIR") or None
 THEMATA_EXPORT_ROOT = Path(env_str("THEMATA_EXPORT_ROOT") or BASE_DIR / "var" / "exports")
 # The language code written on dataset cards (the corpus's language; exports do not guess it).
 THEMATA_EXPORT_LANGUAGE = env_str("THEMATA_EXPORT_LANGUAGE", "en")
+# A running export writes its progress (its heartbeat) every second or so; one silent for this
+# long lost its worker (killed, or its machine stopped) and is marked failed when the Export
+# page, the admin's export list or a worker starting an export notices it.
+THEMATA_EXPORT_STALE_MINUTES = env_int("THEMATA_EXPORT_STALE_MINUTES", 10, minimum=1)

@@ -23,7 +23,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -183,9 +184,11 @@ def export_file_for_download(export: Export) -> Path | None:
 def export_run_queued(*, export_id: int) -> None:
     """The background task's body: build a queued export into its own folder.
 
-    A failure is recorded on the export (``export_build`` does that); it is not raised
-    again, so the worker's own record of the task says it ran.
+    Exports whose worker died are marked failed first (``exports_fail_stale``). A failure
+    is recorded on the export (``export_build`` does that); it is not raised again, so the
+    worker's own record of the task says it ran.
     """
+    exports_fail_stale()
     export = Export.objects.select_related("project").get(pk=export_id)
     if export.status != Export.Status.QUEUED:
         return
@@ -204,14 +207,16 @@ def export_build(
     """
     options = ExportOptions.from_dict(export.options)
     out = Path(out).absolute()
+    now = timezone.now()
+    # ``path`` is the target from the start: where a stale export's partial files are.
     Export.objects.filter(pk=export.pk).update(
-        status=Export.Status.RUNNING, started_at=timezone.now(), error=""
+        status=Export.Status.RUNNING, started_at=now, progress_at=now, path=str(out), error=""
     )
     try:
         outcome = _build(export, options, out, on_progress)
     except Exception as exc:
         reason = str(exc) or exc.__class__.__name__
-        Export.objects.filter(pk=export.pk).update(
+        Export.objects.filter(pk=export.pk, status=Export.Status.RUNNING).update(
             status=Export.Status.FAILED, finished_at=timezone.now(), error=reason[:2000]
         )
         export.refresh_from_db()
@@ -224,7 +229,7 @@ def export_build(
         # A folder: the hash of its manifest (one "sha256  name" line per file, sorted).
         manifest = "".join(f"{info.sha256}  {info.name}\n" for info in sorted(files, key=_name))
         digest = hashlib.sha256(manifest.encode()).hexdigest()
-    Export.objects.filter(pk=export.pk).update(
+    succeeded = Export.objects.filter(pk=export.pk, status=Export.Status.RUNNING).update(
         status=Export.Status.SUCCEEDED,
         finished_at=timezone.now(),
         rows=rows,
@@ -237,7 +242,69 @@ def export_build(
         sha256=digest,
     )
     export.refresh_from_db()
+    if not succeeded:
+        # Declared lost while it ran (its heartbeat stopped for too long): the record says
+        # so, and a file it does not vouch for is not left behind.
+        _remove(out)
+        raise ExportRefused(f"Export #{export.pk} was marked failed while it ran: {export.error}")
     return ExportResult(export, out, rows, per_split, skipped, files, size, digest)
+
+
+def export_stale_after() -> timedelta:
+    return timedelta(minutes=settings.THEMATA_EXPORT_STALE_MINUTES)
+
+
+def exports_fail_stale(*, project: Project | None = None) -> list[int]:
+    """Mark failed every running export (of ``project``, or of all projects) whose heartbeat
+    is older than ``THEMATA_EXPORT_STALE_MINUTES``, and remove its partial files.
+
+    Its worker was killed or its machine stopped: nothing will finish it. Returns the ids
+    marked. Each is one conditional UPDATE, so two callers never both claim an export.
+    """
+    cutoff = timezone.now() - export_stale_after()
+    running = Export.objects.filter(status=Export.Status.RUNNING).filter(
+        Q(progress_at__lt=cutoff) | Q(progress_at__isnull=True, started_at__lt=cutoff)
+    )
+    if project is not None:
+        running = running.filter(project=project)
+    failed = []
+    for pk, path, heartbeat in running.values_list("pk", "path", "progress_at"):
+        reason = (
+            "Its worker stopped: no progress"
+            + (f" since {heartbeat:%Y-%m-%d %H:%M:%S %Z}" if heartbeat else "")
+            + f" for more than {settings.THEMATA_EXPORT_STALE_MINUTES} minutes (the worker"
+            " was killed or its machine stopped). Partial files were removed; start a new"
+            " export."
+        )
+        claimed = (
+            Export.objects.filter(pk=pk, status=Export.Status.RUNNING)
+            .filter(Q(progress_at__lt=cutoff) | Q(progress_at__isnull=True))
+            .update(status=Export.Status.FAILED, finished_at=timezone.now(), error=reason)
+        )
+        if claimed:
+            failed.append(pk)
+            if path:
+                _remove_partial(Path(path), pk)
+    return failed
+
+
+def _partial_prefix(out: Path, export_id: int) -> str:
+    """The name every temporary folder of export ``export_id`` writing ``out`` starts with."""
+    return f".{out.name}.export-{export_id}."
+
+
+def _remove_partial(out: Path, export_id: int) -> None:
+    if not out.parent.is_dir():
+        return
+    for path in out.parent.glob(_partial_prefix(out, export_id) + "*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _name(info: FileInfo) -> str:
@@ -296,11 +363,17 @@ class _Progress:
             self.last = now
             self._write()
 
+    def beat(self) -> None:
+        """A heartbeat without new rows (a long step), at most every ``PROGRESS_SECONDS``."""
+        self.step(0)
+
     def _write(self) -> None:
+        # The heartbeat moves with the progress: ``exports_fail_stale`` reads it.
         with self.conn.cursor() as cursor:
             cursor.execute(
-                "UPDATE annotations_export SET rows_done = %s, rows_total = %s WHERE id = %s",
-                [self.done, self.total, self.export_id],
+                "UPDATE annotations_export SET rows_done = %s, rows_total = %s,"
+                " progress_at = %s WHERE id = %s",
+                [self.done, self.total, timezone.now(), self.export_id],
             )
         if self.callback:
             self.callback(self.done, self.total)
@@ -333,7 +406,9 @@ def _build(
 ) -> tuple[list[FileInfo], int, dict[str, int], dict[str, int]]:
     project = export.project
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    work = Path(
+        tempfile.mkdtemp(prefix=_partial_prefix(out, export.pk), suffix=".partial", dir=out.parent)
+    )
     try:
         with _snapshot() as (conn, progress_conn):
             progress = _Progress(export, callback, progress_conn)

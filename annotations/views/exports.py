@@ -1,7 +1,8 @@
 """A project's Export page: start a dataset export, watch it run, download earlier ones.
 
 Exports run in the background worker (``annotations.tasks.export_run``); the page polls the
-running export's row with htmx until it has finished. Files are served by ``export_download``
+running export's row with htmx until it has finished. Opening the page or polling marks failed
+an export whose worker died (``exports_fail_stale``). Files are served by ``export_download``
 after the same role check as the page, never from a public URL. Managers and admins only.
 """
 
@@ -17,7 +18,12 @@ from config.http import AuthenticatedHttpRequest
 from ..access import Capability, ProjectAccess, get_project_for_user
 from ..forms import ExportForm
 from ..models import Export
-from ..services.exports import export_file_for_download, export_start, gold_available
+from ..services.exports import (
+    export_file_for_download,
+    export_start,
+    exports_fail_stale,
+    gold_available,
+)
 
 TEMPLATE = "annotations/export_list.html"
 HISTORY_SIZE = 20
@@ -40,6 +46,7 @@ def _render(
 def export_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """The form (GET) and starting an export (POST), with the project's recent exports."""
     access = get_project_for_user(request.user, slug, need=Capability.MANAGE)
+    exports_fail_stale(project=access.project)
     gold = gold_available()
     if request.method == "GET":
         return _render(request, access, ExportForm(gold=gold))
@@ -57,6 +64,8 @@ def export_list(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 def export_status(request: AuthenticatedHttpRequest, slug: str, export_id: int) -> HttpResponse:
     """One export's row (htmx polls it while the export runs); the whole page otherwise."""
     access = get_project_for_user(request.user, slug, need=Capability.MANAGE)
+    # A worker killed while the page watches: the row turns "Failed" instead of polling on.
+    exports_fail_stale(project=access.project)
     export = get_object_or_404(access.project.exports.select_related("created_by"), pk=export_id)
     if not request.htmx:
         return redirect("annotations:export_list", slug=access.project.slug)
