@@ -20,14 +20,27 @@ needed capability gets 403.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db import connections, router
+from django.db.models import Model, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
-from .models import Membership, Project
+from articles.models import Article, Collection, Segment
+
+from .models import Label, Membership, Project
+from .rows import (
+    ARTICLE,
+    SEGMENT,
+    Columns,
+    labels_from_json,
+    labels_json_sql,
+    neighbour_sql,
+    segment_with_article,
+)
 
 ADMIN_ROLE = "admin"
 
@@ -141,3 +154,89 @@ def can_create_projects(user: User | AnonymousUser) -> bool:
     if user.is_superuser or user.has_perm("annotations.add_project"):
         return True
     return Membership.objects.filter(user=user, role=Membership.Role.MANAGER).exists()
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentAccess:
+    """One segment of a project as a user may label it, with what the labelling screen
+    draws it with: the project's labels (retired ones too, in label-set order) and the
+    texts of the segment's neighbours in its article."""
+
+    access: ProjectAccess
+    segment: Segment
+    labels: tuple[Label, ...]
+    before: str | None
+    after: str | None
+
+
+def get_segment_for_user(
+    user: User | AnonymousUser,
+    slug: str,
+    segment_id: int,
+    *,
+    need: Capability = Capability.ANNOTATE,
+) -> SegmentAccess:
+    """The segment ``segment_id`` of project ``slug`` as ``user`` may use it, in one
+    statement (the gate of every answer the labelling screen posts).
+
+    Refuses as ``get_project_for_user`` does (404 for a non-member, 403 for a role without
+    ``need``), then with 404 a segment that is not in the project's collection.
+    """
+    if not user.is_authenticated or not user.is_active:
+        raise Http404("No such project.")
+    db = connections[router.db_for_read(Project)]
+    with db.cursor() as cursor:
+        cursor.execute(_segment_gate_sql(db.alias), [user.pk, segment_id, slug])
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404("No such project.")
+    role = ADMIN_ROLE if user.is_superuser else row[0]
+    if role is None:
+        raise Http404("No such project.")
+    at = 1
+    project = _PROJECT.build(db, row[at : at + _PROJECT.width])
+    at += _PROJECT.width
+    project.collection = _COLLECTION.build(db, row[at : at + _COLLECTION.width])
+    at += _COLLECTION.width
+    labels = labels_from_json(db, row[at])
+    at += 1
+    access = ProjectAccess(project=project, role=role)
+    if not access.allows(need):
+        raise PermissionDenied(
+            f"Your role in this project ({access.role_label}) does not allow you to "
+            f"{_REFUSED_ACTION.get(need, str(need))}."
+        )
+    # The article is joined only when it is in the project's collection.
+    if row[at + SEGMENT.width] is None:
+        raise Http404("No such segment in this project.")
+    segment = segment_with_article(db, row[at:])
+    at += SEGMENT.width + ARTICLE.width
+    return SegmentAccess(access, segment, labels, before=row[at], after=row[at + 1])
+
+
+_PROJECT = Columns(Project)
+_COLLECTION = Columns(Collection)
+
+
+@functools.cache
+def _segment_gate_sql(alias: str) -> str:
+    db = connections[alias]
+    quote = db.ops.quote_name
+
+    def table(model: type[Model]) -> str:
+        return quote(model._meta.db_table)
+
+    return (
+        f"SELECT m.{quote('role')}, {_PROJECT.sql('p', db)}, {_COLLECTION.sql('c', db)},"
+        f" {labels_json_sql(db, 'p.' + quote('label_set_id'))},"
+        f" {SEGMENT.sql('s', db)}, {ARTICLE.sql('a', db)},"
+        f" {neighbour_sql(db, 's', -1)}, {neighbour_sql(db, 's', +1)}"
+        f" FROM {table(Project)} p"
+        f" JOIN {table(Collection)} c ON c.id = p.{quote('collection_id')}"
+        f" LEFT JOIN {table(Membership)} m"
+        f" ON m.{quote('project_id')} = p.id AND m.{quote('user_id')} = %s"
+        f" LEFT JOIN {table(Segment)} s ON s.id = %s"
+        f" LEFT JOIN {table(Article)} a ON a.id = s.{quote('article_id')}"
+        f" AND a.{quote('collection_id')} = p.{quote('collection_id')}"
+        f" WHERE p.{quote('slug')} = %s"
+    )

@@ -33,12 +33,14 @@ checked under the row lock at submit.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.db import connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.models import F, Model, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -46,6 +48,7 @@ from django.utils import timezone
 from articles.models import Article, Segment
 
 from .models import Annotation, Project, Reservation, SegmentProgress
+from .rows import ARTICLE, SEGMENT, Columns, neighbour_sql, segment_with_article
 
 # Shuffle: an article's rank is (article id × multiplier) mod a prime, a permutation of the
 # ids below the prime, in plain integer SQL (the same on PostgreSQL and SQLite), stored in
@@ -275,6 +278,8 @@ class Handed:
     reserved_at: datetime | None = None
     expires_at: datetime | None = None
     again: bool = False  # the same reservation as before (a reload)
+    # The texts of the segment's neighbours in its article, when they were read with it.
+    neighbours: tuple[str | None, str | None] | None = None
 
 
 def queue_reserve(*, project: Project, annotator: User, now: datetime | None = None) -> Handed:
@@ -286,16 +291,30 @@ def queue_reserve(*, project: Project, annotator: User, now: datetime | None = N
     k) are filled in the end.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        mine = _my_reservation(project, annotator)
+    db = connections[router.db_for_write(Reservation)]
+    with transaction.atomic(using=db.alias):
+        mine, neighbours = _my_reservation(db, project, annotator)
         if mine.holds(now) and mine.segment is not None:
-            return Handed(mine.segment, mine.reserved_at, mine.expires_at, again=True)
+            return Handed(
+                mine.segment, mine.reserved_at, mine.expires_at, again=True, neighbours=neighbours
+            )
+        expires_at = now + timedelta(minutes=project.reservation_minutes)
+        # The one-statement path, unless the queue rows after my place are still to be made.
+        if db.vendor == "postgresql" and (
+            queue_complete(project)
+            or (
+                project.queue_order == Project.QueueOrder.READING
+                and mine.order_key < project.queue_synced_to
+            )
+        ):
+            handed = _reserve_next(db, project, annotator, mine, now, expires_at)
+            if handed is not None:
+                return handed
         row = _search(project, annotator, now, after=mine.order_key, lock=True)
         if row is None:
             if mine.segment_id is not None:
                 Reservation.objects.filter(pk=mine.pk).update(segment_id=None)
             return Handed(None)
-        expires_at = now + timedelta(minutes=project.reservation_minutes)
         if row.held_until is not None and row.held_until > now:
             held, held_until = row.held + 1, max(row.held_until, expires_at)
         else:
@@ -310,20 +329,124 @@ def queue_reserve(*, project: Project, annotator: User, now: datetime | None = N
         return Handed(row.segment, now, expires_at)
 
 
-def _my_reservation(project: Project, annotator: User) -> Reservation:
-    """This person's reservation row in the project, locked (created the first time)."""
-    query = (
-        Reservation.objects.select_for_update(of=("self",))
-        .select_related("segment__article")
-        .filter(project=project, annotator=annotator)
-    )
-    found = query.first()
-    if found is None:
+def _my_reservation(
+    db: BaseDatabaseWrapper, project: Project, annotator: User
+) -> tuple[Reservation, tuple[str | None, str | None]]:
+    """This person's reservation row in the project, locked (created the first time), with
+    the segment it names and that segment's neighbours' texts (one statement)."""
+    sql = _my_reservation_sql(db.alias)
+    for _ in range(2):
+        with db.cursor() as cursor:
+            cursor.execute(sql, [project.pk, annotator.pk])
+            row = cursor.fetchone()
+        if row is not None:
+            break
         Reservation.objects.bulk_create(
             [Reservation(project=project, annotator=annotator)], ignore_conflicts=True
         )
-        found = query.get()
-    return found
+    else:
+        raise RuntimeError("The reservation row vanished while it was being made.")
+    mine = _RESERVATION.build(db, row[: _RESERVATION.width])
+    at = _RESERVATION.width
+    if row[at] is not None:
+        mine.segment = segment_with_article(db, row[at:])
+    at += SEGMENT.width + ARTICLE.width
+    return mine, (row[at], row[at + 1])
+
+
+_RESERVATION = Columns(Reservation)
+
+
+@functools.cache
+def _my_reservation_sql(alias: str) -> str:
+    db = connections[alias]
+    quote = db.ops.quote_name
+    lock = " FOR UPDATE OF r" if db.features.has_select_for_update_of else ""
+    return (
+        f"SELECT {_RESERVATION.sql('r', db)}, {SEGMENT.sql('s', db)}, {ARTICLE.sql('a', db)},"
+        f" {neighbour_sql(db, 's', -1)}, {neighbour_sql(db, 's', +1)}"
+        f" FROM {_table(Reservation)} r"
+        f" LEFT JOIN {_table(Segment)} s ON s.id = r.{quote('segment_id')}"
+        f" LEFT JOIN {_table(Article)} a ON a.id = s.{quote('article_id')}"
+        f" WHERE r.{quote('project_id')} = %s AND r.{quote('annotator_id')} = %s{lock}"
+    )
+
+
+def _reserve_next(
+    db: BaseDatabaseWrapper,
+    project: Project,
+    annotator: User,
+    mine: Reservation,
+    now: datetime,
+    expires_at: datetime,
+) -> Handed | None:
+    """PostgreSQL: find, lock and reserve the first open row with room after my place in
+    the queue in one statement, and read its segment; ``None`` when there is none after it
+    (then ``_search`` wraps around, makes missing queue rows, and waits for locked rows).
+
+    The same conditions and locks as ``_search`` + the two updates of ``queue_reserve``:
+    the row is taken ``FOR UPDATE SKIP LOCKED`` and its conditions are re-checked on its
+    newest version once it is locked.
+    """
+    sql = _reserve_next_sql(db.alias, duplicates=project.one_per_duplicate_group)
+    k = project.annotators_per_segment
+    params: list[int | datetime | None] = [
+        project.pk,
+        mine.order_key,
+        now,
+        k,
+        project.pk,
+        annotator.pk,
+        now,
+        now,
+        expires_at,
+        expires_at,
+        now,
+        expires_at,
+        mine.pk,
+    ]
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    segment = segment_with_article(db, row)
+    at = SEGMENT.width + ARTICLE.width
+    return Handed(segment, now, expires_at, neighbours=(row[at], row[at + 1]))
+
+
+@functools.cache
+def _reserve_next_sql(alias: str, *, duplicates: bool) -> str:
+    db = connections[alias]
+    quote = db.ops.quote_name
+    progress, reservation = _table(SegmentProgress), _table(Reservation)
+    copies = (
+        f" JOIN {_table(Segment)} s0 ON s0.id = sp.{quote('segment_id')}"
+        f" JOIN {_table(Article)} a0 ON a0.id = s0.{quote('article_id')}"
+        f" AND a0.{quote('duplicate_of_id')} IS NULL"
+        if duplicates
+        else ""
+    )
+    return (
+        f"WITH c AS (SELECT sp.id, sp.segment_id, sp.order_key, sp.held, sp.held_until"
+        f" FROM {progress} sp{copies}"
+        " WHERE sp.project_id = %s AND sp.is_open AND NOT sp.left_out AND sp.order_key > %s"
+        " AND (sp.held_until IS NULL OR sp.held_until <= %s OR sp.held < %s - sp.submitted)"
+        # Not answered by me: a scalar probe of the unique index (see ``_candidates``).
+        f" AND (SELECT m.segment_id FROM {_table(Annotation)} m WHERE m.project_id = %s"
+        " AND m.annotator_id = %s AND m.segment_id = sp.segment_id LIMIT 1) IS NULL"
+        " ORDER BY sp.order_key LIMIT 1 FOR UPDATE OF sp SKIP LOCKED),"
+        f" h AS (UPDATE {progress} sp SET"
+        " held = CASE WHEN c.held_until > %s THEN c.held + 1 ELSE 1 END,"
+        " held_until = CASE WHEN c.held_until > %s THEN GREATEST(c.held_until, %s) ELSE %s END"
+        " FROM c WHERE sp.id = c.id),"
+        f" r AS (UPDATE {reservation} SET segment_id = c.segment_id, order_key = c.order_key,"
+        f" reserved_at = %s, expires_at = %s FROM c WHERE {reservation}.id = %s)"
+        f" SELECT {SEGMENT.sql('s', db)}, {ARTICLE.sql('a', db)},"
+        f" {neighbour_sql(db, 's', -1)}, {neighbour_sql(db, 's', +1)}"
+        f" FROM c JOIN {_table(Segment)} s ON s.id = c.segment_id"
+        f" JOIN {_table(Article)} a ON a.id = s.{quote('article_id')}"
+    )
 
 
 def queue_peek(*, project: Project, annotator: User) -> Segment | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
@@ -19,7 +20,7 @@ from django_htmx.http import push_url
 from articles.models import Segment
 from config.http import AuthenticatedHttpRequest
 
-from ..access import Capability, ProjectAccess, get_project_for_user
+from ..access import Capability, ProjectAccess, get_project_for_user, get_segment_for_user
 from ..forms import AnswerForm
 from ..models import Annotation, AnnotationLabel, AnnotatorProgress, Label, Progress
 from ..queue import SegmentFull, project_segments, queue_previous_answered, queue_reserve
@@ -63,6 +64,7 @@ class Known:
     back_segment_id: int | None = None
     progress: Progress | None = None
     labels: list[Label] | None = None  # the project's labels, retired ones too
+    neighbours: tuple[str | None, str | None] | None = None  # texts before and after
 
 
 def _int_or_404(raw: str | None) -> int | None:
@@ -192,15 +194,15 @@ def _segment_context(
     """Segment view: the segment between its neighbours, and my answer to it."""
     context = _context(request, access, segment, SEGMENT_VIEW, known)
     context["answer"] = answer or _my_answer(access, request.user, segment)
-    neighbours = {
-        s.position: s
-        for s in Segment.objects.filter(
-            article_id=segment.article_id,
-            position__in=[segment.position - 1, segment.position + 1],
+    if known.neighbours is None:
+        texts = dict(
+            Segment.objects.filter(
+                article_id=segment.article_id,
+                position__in=[segment.position - 1, segment.position + 1],
+            ).values_list("position", "text")
         )
-    }
-    context["before"] = neighbours.get(segment.position - 1)
-    context["after"] = neighbours.get(segment.position + 1)
+        known.neighbours = (texts.get(segment.position - 1), texts.get(segment.position + 1))
+    context["before"], context["after"] = known.neighbours
     context["back_segment_id"] = _back(request, access, segment, known)
     return context
 
@@ -256,9 +258,13 @@ def _render(
     answer: Answer = context["answer"]
     # Retired labels stay on the answers that have them, so that an edit keeps or drops
     # them on purpose; they are not offered for new answers.
-    context["labels"] = [
+    labels = [
         label for label in context.pop("all_labels") if label.active or label.pk in answer.label_ids
     ]
+    context["labels"] = labels
+    context["label_choices"] = _label_choices(
+        labels, multi_label=context["project"].multi_label, chosen=answer.label_ids
+    )
     context["message"] = refusal.message if refusal else ""
     conflict = refusal.conflict if refusal else None
     context["conflict"] = conflict
@@ -268,6 +274,34 @@ def _render(
     partial = request.htmx and not request.htmx.history_restore_request
     template = f"{TEMPLATE}#workspace" if partial else TEMPLATE
     return render(request, template, context, status=refusal.status if refusal else 200)
+
+
+# Rendered label choices by what they show; bounded, and a changed label never matches.
+_CHOICES: dict[tuple[object, ...], str] = {}
+_CHOICES_MAX = 512
+
+
+def _label_choices(labels: list[Label], *, multi_label: bool, chosen: set[int]) -> str:
+    """The ``label-choices`` partial for these labels, rendered once per process: the
+    labelling screen's largest part, and the same on every segment until the labels
+    change or an answer is shown with its labels pressed."""
+    key = (
+        multi_label,
+        frozenset(chosen),
+        tuple(
+            (label.pk, label.name, label.color, label.shortcut, label.description, label.active)
+            for label in labels
+        ),
+    )
+    html = _CHOICES.get(key)
+    if html is None:
+        html = get_template(f"{TEMPLATE}#label-choices").render(
+            {"labels": labels, "multi_label": multi_label, "chosen": chosen}
+        )
+        if len(_CHOICES) >= _CHOICES_MAX:
+            _CHOICES.clear()
+        _CHOICES[key] = html
+    return html
 
 
 def _annotate_url(access: ProjectAccess, segment: Segment | None, view: str) -> str:
@@ -291,10 +325,12 @@ def annotate(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         segment = _segment_or_404(access, segment_id)
     else:
         # "My next segment" reserves it for me; asked again, it gives the same one back.
-        segment = queue_reserve(project=access.project, annotator=request.user).segment
+        handed = queue_reserve(project=access.project, annotator=request.user)
+        segment = handed.segment
         if segment is not None:
             # Nothing is stored for a segment fresh from the queue: skip that lookup.
-            return _workspace(request, access, segment, SEGMENT_VIEW, answer=Answer())
+            known = Known(neighbours=handed.neighbours)
+            return _workspace(request, access, segment, SEGMENT_VIEW, answer=Answer(), known=known)
     return _workspace(request, access, segment, SEGMENT_VIEW)
 
 
@@ -316,10 +352,10 @@ def article_detail(request: AuthenticatedHttpRequest, slug: str, article_id: int
 @require_POST
 def annotation_save(request: AuthenticatedHttpRequest, slug: str, segment_id: int) -> HttpResponse:
     """Store my answer for a segment, then show the next one (or the refusal, in place)."""
-    access = get_project_for_user(request.user, slug, need=Capability.ANNOTATE)
+    gate = get_segment_for_user(request.user, slug, segment_id, need=Capability.ANNOTATE)
+    access, segment = gate.access, gate.segment
     project = access.project
-    segment = _segment_or_404(access, segment_id)
-    labels = list(project.label_set.labels.all())
+    labels = list(gate.labels)
     form = AnswerForm(
         request.POST,
         labels=labels,
@@ -335,7 +371,7 @@ def annotation_save(request: AuthenticatedHttpRequest, slug: str, segment_id: in
         comment=form.cleaned_data.get("comment", ""),
         version=form.cleaned_data.get("version", 0),
     )
-    known = Known(labels=labels)
+    known = Known(labels=labels, neighbours=(gate.before, gate.after))
     if not valid:
         refusal = Refusal(form.first_error())
         return _workspace(request, access, segment, view, answer=sent, known=known, refusal=refusal)
@@ -401,10 +437,11 @@ def _next_after(
         )
         if following is not None:
             return following, Known(back_segment_id=segment.pk)
-    shown = queue_reserve(project=access.project, annotator=user).segment
+    handed = queue_reserve(project=access.project, annotator=user)
+    shown = handed.segment
     if shown is None:
         return None, Known()
-    known = Known()
+    known = Known(neighbours=handed.neighbours)
     if shown.pk > segment.pk:
         # "Back" first returns to the answer just given, then walks earlier ones in order.
         known.back_segment_id = segment.pk

@@ -98,7 +98,8 @@ def test_the_first_next_after_a_big_import_makes_one_chunk_and_reads_the_index()
     # No statistics yet: the planner may read every open row ahead of the person's place
     # instead of the first one, but those are one chunk, not the 20,000 just imported.
     assert "segment_progress_open" in text, text
-    assert index_rows_read(text) <= SYNC_CHUNK, text
+    # (+1: reserving a row may leave its old version's index entry until a vacuum.)
+    assert index_rows_read(text) <= SYNC_CHUNK + 1, text
 
 
 def test_a_shuffled_queue_is_built_whole_and_analysed_for_the_planner() -> None:
