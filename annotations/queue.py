@@ -574,6 +574,25 @@ def queue_count_answer(
             [change, change, change, k, when, mine, mine, when, project.pk, segment.pk],
         )
         row = cursor.fetchone()
+    return queue_counted(project=project, segment=segment, row=row, change=change, now=now)
+
+
+def queue_counted(
+    *,
+    project: Project,
+    segment: Segment,
+    row: tuple[int, int, int] | None,
+    change: int,
+    now: datetime,
+) -> int:
+    """The rest of ``queue_count_answer`` once its ``UPDATE … RETURNING id, submitted,
+    held`` ran (``row``; ``None`` when the segment has no queue row yet): make the missing
+    row, and refuse a gain past k (``SegmentFull``). Returns the submitted answers.
+
+    ``annotation_submit`` runs that ``UPDATE`` itself on PostgreSQL, inside the one
+    statement that stores a first answer, and then calls this.
+    """
+    k = project.annotators_per_segment
     if row is None:
         # The project's queue rows are made on first use: made now, they count this
         # answer already (it was written earlier in this transaction).

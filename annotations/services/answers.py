@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from articles.models import Segment
@@ -19,8 +24,11 @@ from ..models import (
     Label,
     Progress,
     Project,
+    Reservation,
+    SegmentProgress,
+    SegmentReview,
 )
-from ..queue import SegmentFull, queue_count_answer, queue_release
+from ..queue import Released, SegmentFull, queue_count_answer, queue_counted, queue_release
 from .history import answer_snapshot, history_event, label_triples
 from .review import review_segment_refresh
 
@@ -136,13 +144,31 @@ def _store(
     expected_version: int,
 ) -> SubmitResult:
     now = timezone.now()
-    with transaction.atomic():
-        released = queue_release(project=project, segment=segment, annotator=annotator, now=now)
+    db = connections[router.db_for_write(Annotation)]
+    one_statement = expected_version == 0 and db.vendor == "postgresql"
+    with transaction.atomic(using=db.alias):
+        if one_statement:
+            first, released = _store_first(
+                db,
+                project=project,
+                segment=segment,
+                annotator=annotator,
+                labels=labels,
+                status=status,
+                unsure=unsure,
+                comment=comment,
+                time_spent_ms=time_spent_ms,
+                now=now,
+            )
+            if first is not None:
+                return first
+        else:
+            released = queue_release(project=project, segment=segment, annotator=annotator, now=now)
         if released is not None:
             # Time on the segment is measured on the server, from when the queue handed it out.
             elapsed = int((now - released.reserved_at).total_seconds() * 1000)
             time_spent_ms = max(0, min(elapsed, MAX_TIME_SPENT_MS))
-        if expected_version == 0:
+        if expected_version == 0 and not one_statement:
             annotation = Annotation(
                 project=project,
                 segment=segment,
@@ -217,6 +243,181 @@ def _store(
             _progress_add(project, annotator, previous_status, -1)
             return SubmitResult(current, _progress_add(project, annotator, status, +1))
         return SubmitResult(current)
+
+
+def _store_first(
+    db: BaseDatabaseWrapper,
+    *,
+    project: Project,
+    segment: Segment,
+    annotator: User,
+    labels: list[Label],
+    status: str,
+    unsure: bool,
+    comment: str,
+    time_spent_ms: int,
+    now: datetime,
+) -> tuple[SubmitResult | None, Released | None]:
+    """PostgreSQL: a first answer in one statement, inside ``_store``'s transaction.
+
+    The statements of the general path as the parts of one ``WITH``: end my reservation
+    (``queue_release``), insert the answer unless one is stored (``_insert_if_absent``,
+    its time from the reservation), count it on its queue row (``queue_count_answer``),
+    its labels, its history event, my progress (``_progress_add``) and the lock of the
+    segment's review row (``review_segment_refresh``), in that order. Returns ``None`` for
+    the result when an answer was already stored (the caller compares with it), and the
+    reservation that ended either way.
+    """
+    submitted = status == Annotation.Status.SUBMITTED
+    annotation = Annotation(
+        project=project,
+        segment=segment,
+        annotator=annotator,
+        status=status,
+        unsure=unsure,
+        comment=comment,
+        time_spent_ms=time_spent_ms,
+    )
+    fields = _insert_fields()
+    values: list[Any] = [
+        field.get_db_prep_save(field.pre_save(annotation, True), db) for field in fields
+    ]
+    after = answer_snapshot(annotation, label_triples(labels))
+    after_field = AnnotationEvent._meta.get_field("after")
+    assert isinstance(after_field, models.JSONField)
+    params: list[Any] = [
+        # rel, mine
+        project.pk,
+        annotator.pk,
+        segment.pk,
+        now,
+        # ins: the answer's columns, the time spent taken from "mine" when it exists
+        *values[:_TIME_AT],
+        now,
+        MAX_TIME_SPENT_MS,
+        time_spent_ms,
+        *values[_TIME_AT + 1 :],
+        # counted
+        int(submitted),
+        int(submitted),
+        int(submitted),
+        project.annotators_per_segment,
+        now,
+        now,
+        project.pk,
+        segment.pk,
+        submitted,
+        # labelled
+        sorted(label.pk for label in labels),
+        # event
+        project.pk,
+        segment.pk,
+        annotator.pk,
+        now,
+        after_field.get_db_prep_save(after, db),
+        # progress
+        project.pk,
+        annotator.pk,
+        # review
+        project.pk,
+        segment.pk,
+        random.randrange(100),
+    ]
+    with db.cursor() as cursor:
+        cursor.execute(_first_answer_sql(db.alias, submitted=submitted), params)
+        row = cursor.fetchone()
+    (pk, spent, reserved_at, valid, *counted, done, skipped, gold) = row
+    released = (
+        Released(reserved_at=reserved_at, valid=bool(valid)) if reserved_at is not None else None
+    )
+    if pk is None:
+        return None, released
+    annotation.pk = pk
+    annotation.time_spent_ms = spent
+    annotation._state.adding = False
+    annotation._state.db = db.alias
+    if submitted or released is not None:
+        # A missing queue row is made, and a gain past k refused, as queue_count_answer does.
+        queue_counted(
+            project=project,
+            segment=segment,
+            row=None if counted[0] is None else (counted[0], counted[1], counted[2]),
+            change=+1 if submitted else 0,
+            now=now,
+        )
+    if done is None:
+        # My first answer in this project: the progress row is made now.
+        progress = _progress_add(project, annotator, status, +1)
+    else:
+        progress = Progress(submitted=done, skipped=skipped, total=project.collection.segment_count)
+    review_segment_refresh(project=project, segment_id=segment.pk, has_gold=bool(gold))
+    return SubmitResult(annotation, progress), released
+
+
+def _insert_fields() -> list[models.Field[Any, Any]]:
+    return [field for field in Annotation._meta.concrete_fields if not field.primary_key]
+
+
+_TIME_AT = [field.name for field in _insert_fields()].index("time_spent_ms")
+
+
+@functools.cache
+def _first_answer_sql(alias: str, *, submitted: bool) -> str:
+    db = connections[alias]
+    quote = db.ops.quote_name
+
+    def table(model: type[models.Model]) -> str:
+        return quote(model._meta.db_table)
+
+    columns = [quote(_column(Annotation, field.name)) for field in _insert_fields()]
+    values = ["%s"] * len(columns)
+    # As _store computes it: whole milliseconds since the reservation began, capped.
+    values[_TIME_AT] = (
+        "COALESCE((SELECT LEAST(GREATEST(trunc(extract(epoch FROM %s - mine.reserved_at)"
+        " * 1000), 0), %s) FROM mine), %s)::integer"
+    )
+    unique = ", ".join(quote(_column(Annotation, n)) for n in ("project", "annotator", "segment"))
+    counter = quote(_column(AnnotatorProgress, "submitted" if submitted else "skipped"))
+    review = table(SegmentReview)
+    return (
+        f"WITH rel AS (UPDATE {table(Reservation)} SET segment_id = NULL"
+        " WHERE project_id = %s AND annotator_id = %s AND segment_id = %s"
+        " RETURNING reserved_at, expires_at),"
+        " mine AS (SELECT reserved_at, expires_at > %s AS valid FROM rel"
+        " WHERE reserved_at IS NOT NULL AND expires_at IS NOT NULL),"
+        f" ins AS (INSERT INTO {table(Annotation)} ({', '.join(columns)})"
+        f" SELECT {', '.join(values)} ON CONFLICT ({unique}) DO NOTHING"
+        " RETURNING id, time_spent_ms),"
+        # The UPDATE of queue_count_answer; "mine" is 1 when my reservation still held.
+        f" counted AS (UPDATE {table(SegmentProgress)} SET"
+        " submitted = CASE WHEN submitted + %s < 0 THEN 0 ELSE submitted + %s END,"
+        " is_open = (submitted + %s < %s),"
+        " held = CASE WHEN held_until > %s AND held > m.n THEN held - m.n ELSE 0 END,"
+        " held_until = CASE WHEN held_until > %s THEN held_until ELSE NULL END"
+        " FROM (SELECT COALESCE((SELECT CASE WHEN valid THEN 1 ELSE 0 END FROM mine), 0) AS n) m"
+        " WHERE project_id = %s AND segment_id = %s AND EXISTS (SELECT 1 FROM ins)"
+        " AND (%s OR EXISTS (SELECT 1 FROM mine)) RETURNING id, submitted, held),"
+        f" labelled AS (INSERT INTO {table(AnnotationLabel)} (annotation_id, label_id)"
+        " SELECT ins.id, l FROM ins, unnest(%s::bigint[]) l),"
+        f" event AS (INSERT INTO {table(AnnotationEvent)} (annotation_id, project_id,"
+        " segment_id, actor_id, version, created_at, before, after)"
+        " SELECT ins.id, %s, %s, %s, 1, %s, NULL, %s FROM ins),"
+        f" progress AS (UPDATE {table(AnnotatorProgress)} SET {counter} = {counter} + 1"
+        " WHERE project_id = %s AND annotator_id = %s AND EXISTS (SELECT 1 FROM ins)"
+        " RETURNING submitted, skipped),"
+        # The lock of review_segment_refresh (its _lock_row), taken last as there.
+        f" review AS (INSERT INTO {review} (project_id, segment_id, sample_rank, submitted,"
+        " skipped, disagree, unsure, commented, gold, reviewed)"
+        " SELECT %s, %s, %s, 0, 0, false, false, false, '', false WHERE EXISTS (SELECT 1 FROM ins)"
+        f" ON CONFLICT (project_id, segment_id) DO UPDATE SET sample_rank = {review}.sample_rank"
+        " RETURNING gold)"
+        # Scalar subqueries run in this order: the locks are taken as in the general path.
+        " SELECT (SELECT id FROM ins), (SELECT time_spent_ms FROM ins),"
+        " (SELECT reserved_at FROM mine), (SELECT valid FROM mine),"
+        " (SELECT id FROM counted), (SELECT submitted FROM counted), (SELECT held FROM counted),"
+        " (SELECT submitted FROM progress), (SELECT skipped FROM progress),"
+        " (SELECT gold FROM review)"
+    )
 
 
 def _record(event: AnnotationEvent) -> None:

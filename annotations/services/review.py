@@ -16,6 +16,7 @@ goes to the review queue. A gold label set by a reviewer is never changed automa
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -30,6 +31,7 @@ from articles.models import Segment
 
 from ..models import (
     Annotation,
+    AnnotationLabel,
     GoldLabel,
     GoldLabelEvent,
     GoldLabelLabel,
@@ -166,16 +168,21 @@ class Refresh:
     withdrawn: bool = False  # an automatic gold label no longer held and was removed
 
 
-def review_segment_refresh(*, project: Project, segment_id: int) -> Refresh:
+def review_segment_refresh(
+    *, project: Project, segment_id: int, has_gold: bool | None = None
+) -> Refresh:
     """Bring a segment's review row (and its automatic gold label) up to date with its
     answers. Call it in the transaction that changed them, after the change.
 
     Three statements (lock the row, read the answers, write the row), one more when the
-    segment has or gets a gold label, three more when it is accepted now.
+    segment has or gets a gold label, three more when it is accepted now. ``has_gold``:
+    the caller took the row lock itself in an earlier statement of the transaction (as
+    ``_lock_row`` does), and this is whether the row records a gold label.
     """
-    has_gold = _lock_row(project.pk, segment_id)
-    ratings = segment_ratings(project=project, segment_ids=[segment_id]).get(segment_id, [])
-    summary = summarise(ratings)
+    if has_gold is None:
+        has_gold = _lock_row(project.pk, segment_id)
+    # Read in a statement after the lock: it sees every answer committed before it.
+    summary = summarise(_answers_of(project.pk, segment_id))
     accept = (
         project.auto_accept_unanimous
         and summary.unanimous is not None
@@ -206,8 +213,70 @@ def review_segment_refresh(*, project: Project, segment_id: int) -> Refresh:
         gold.delete()
         gold = None
         withdrawn = True
-    _row_update(project, segment_id, summary=summary, gold=gold)
+    _refresh_row_write(project.pk, segment_id, summary=summary, gold=gold)
     return Refresh(summary=summary, accepted=accepted, withdrawn=withdrawn)
+
+
+def _answers_of(project_id: int, segment_id: int) -> list[Rating]:
+    """``segment_ratings`` for one segment, in one precompiled statement (every submit
+    runs it)."""
+    db = connections[router.db_for_read(Annotation)]
+    with db.cursor() as cursor:
+        cursor.execute(_answers_sql(db.alias), [project_id, segment_id])
+        rows = cursor.fetchall()
+    collected: dict[int, tuple[str, bool, str, int, set[int]]] = {}
+    for annotator_id, status, unsure, comment, spent, label_id in rows:
+        entry = collected.setdefault(annotator_id, (status, bool(unsure), comment, spent, set()))
+        if label_id is not None:
+            entry[4].add(label_id)
+    return [
+        Rating(annotator_id, status, unsure, comment, spent, frozenset(labels))
+        for annotator_id, (status, unsure, comment, spent, labels) in collected.items()
+    ]
+
+
+@functools.cache
+def _answers_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    return (
+        "SELECT a.annotator_id, a.status, a.unsure, a.comment, a.time_spent_ms, al.label_id"
+        f" FROM {quote(Annotation._meta.db_table)} a"
+        f" LEFT JOIN {quote(AnnotationLabel._meta.db_table)} al ON al.annotation_id = a.id"
+        " WHERE a.project_id = %s AND a.segment_id = %s ORDER BY a.annotator_id"
+    )
+
+
+def _refresh_row_write(
+    project_id: int, segment_id: int, *, summary: SegmentSummary, gold: GoldLabel | None
+) -> None:
+    """``_row_update`` with a summary, in one precompiled statement."""
+    db = connections[router.db_for_write(SegmentReview)]
+    with db.cursor() as cursor:
+        cursor.execute(
+            _refresh_row_sql(db.alias),
+            [
+                gold.source if gold else "",
+                gold is not None and gold.reviewer_id is not None,
+                summary.submitted,
+                summary.skipped,
+                summary.agreement,
+                summary.disagree,
+                summary.unsure,
+                summary.commented,
+                project_id,
+                segment_id,
+            ],
+        )
+
+
+@functools.cache
+def _refresh_row_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    return (
+        f"UPDATE {quote(SegmentReview._meta.db_table)} SET gold = %s, reviewed = %s,"
+        " submitted = %s, skipped = %s, agreement = %s, disagree = %s, unsure = %s,"
+        " commented = %s WHERE project_id = %s AND segment_id = %s"
+    )
 
 
 def _lock_row(project_id: int, segment_id: int) -> bool:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 # Statements of one submit → next (see the test that pins it).
-SUBMIT_QUERIES = 18 if connection.vendor == "postgresql" else 21
+SUBMIT_QUERIES = 12 if connection.vendor == "postgresql" else 21
 
 
 def annotate_url(project, segment=None) -> str:
@@ -521,11 +521,13 @@ def test_submit_and_next_runs_a_fixed_number_of_queries(
     data = {"labels": [labels_of(project)[1].pk], "action": "submit", "version": "0"}
 
     # Session, user; the gate (project, role, segment, labels, neighbours: one statement);
-    # the answer's transaction (end my reservation, insert the answer, count it on the
-    # segment, its labels, its history event, my progress, the review row's 3); "next":
-    # lock my queue place and read what it holds, then on PostgreSQL one statement finds,
-    # locks and reserves the next segment with its neighbours (SQLite: find it, count its
-    # reservation, reserve it, read its neighbours); the transactions' own statements.
+    # the answer: on PostgreSQL one statement ends my reservation, inserts the answer, counts
+    # it on the segment, inserts its labels and history event, moves my progress and locks
+    # the review row, then the review reads the answers and writes its row (SQLite: one
+    # statement each); "next": lock my queue place and read what it holds, then on
+    # PostgreSQL one statement finds, locks and reserves the next segment with its
+    # neighbours (SQLite: find it, count its reservation, reserve it, read its neighbours);
+    # and the savepoints of the two transactions.
     with django_assert_max_num_queries(SUBMIT_QUERIES):
         response = annotator_client.post(url, data, **HTMX)
     assert response.status_code == 200
@@ -539,8 +541,8 @@ def test_a_first_ever_answer_adds_only_the_progress_row_queries(
     url = save_url(project, Segment.objects.get(pk=shown_segment(first)))
     data = {"labels": [labels_of(project)[1].pk], "action": "submit", "version": "0"}
 
-    # As above, and the progress row: look, savepoint, create, release, count again.
-    with django_assert_max_num_queries(SUBMIT_QUERIES + 5):
+    # As above, and the progress row: count, look, savepoint, create, release, count again.
+    with django_assert_max_num_queries(SUBMIT_QUERIES + 6):
         assert annotator_client.post(url, data, **HTMX).status_code == 200
 
 

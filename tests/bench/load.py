@@ -272,6 +272,24 @@ def profile(slug: str, requests: int, out: str) -> dict[str, Any]:
     for run in kinds.values():
         for _ in range(20):
             run()
+    # Statements per submit as the database receives them (BEGIN/COMMIT, which psycopg
+    # sends itself, not included), and the text of one submit's.
+    from django.db import connection
+
+    seen: list[str] = []
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        for _ in range(20):
+            submit()
+    statements = len(seen) / 20
+    with connection.execute_wrapper(count):
+        seen.clear()
+        submit()
+    one_submit = list(seen)
     rounds = 3
     cpu: dict[str, list[float]] = {name: [] for name in kinds}
     for _ in range(rounds):
@@ -292,6 +310,8 @@ def profile(slug: str, requests: int, out: str) -> dict[str, Any]:
         name: {"median_ms": statistics.median(values), "rounds_ms": values}
         for name, values in cpu.items()
     }
+    figures["submit"]["statements"] = statements
+    figures["submit"]["sql"] = one_submit
     if out:
         import pstats
 
@@ -905,10 +925,15 @@ def main(argv: list[str] | None = None) -> None:
             for name, figure in figures.items():
                 rounds = ", ".join(f"{value:.2f}" for value in figure["rounds_ms"])
                 calls = f"; {figure['calls']:,.0f} Python calls" if "calls" in figure else ""
+                if "statements" in figure:
+                    calls += f"; {figure['statements']:.1f} SQL statements"
                 print(
                     f"  {name:<7} CPU {figure['median_ms']:.2f} ms per request"
                     f" (median of rounds: {rounds}){calls}"
                 )
+            print("  statements of one submit (without BEGIN/COMMIT):")
+            for sql in figures["submit"]["sql"]:
+                print(f"    {' '.join(sql.split())[:110]}")
             if options.profile_out:
                 print(f"  cProfile stats of {options.profile} submits: {options.profile_out}")
             return
