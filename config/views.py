@@ -8,6 +8,7 @@ page, escaped like any other text. htmx requests get the same sentence as ``text
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.template.exceptions import TemplateDoesNotExist
@@ -75,12 +76,29 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return HttpResponse(body, status=500)
 
 
+CSRF_FAILED = (
+    "The page's security token has expired (for example after logging out "
+    "elsewhere). Reload the page, then retry; nothing was saved."
+)
+CSRF_HINT = (
+    "Go back, reload the page and send it again. If it keeps happening, allow cookies for "
+    "this site: the form needs one to prove that it came from this site."
+)
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """For htmx requests, a sentence the page can show; otherwise Django's own page."""
+    """A refused form (missing or stale CSRF token): the styled 403 page with what to do,
+    or for htmx requests the sentence the page shows. Django's reason (``reason``) is for
+    developers and is not shown; with ``DEBUG`` on, Django's own page explains it."""
     if _is_htmx(request):
-        return _plain(
-            "The page's security token has expired (for example after logging out "
-            "elsewhere). Reload the page, then retry; nothing was saved.",
-            403,
-        )
-    return django_csrf_failure(request, reason)
+        return _plain(CSRF_FAILED, 403)
+    if settings.DEBUG:
+        return django_csrf_failure(request, reason)
+    return HttpResponse(
+        loader.render_to_string(
+            "403.html",
+            {"title": "Form expired", "message": CSRF_FAILED, "hint": CSRF_HINT},
+            request,
+        ),
+        status=403,
+    )

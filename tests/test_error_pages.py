@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from articles.models import Segment
@@ -200,3 +200,39 @@ def test_an_annotator_on_the_review_screen_is_told_their_role_does_not_review(
 
     assert response.status_code == 403
     assert "(Annotator) does not allow you to review its answers." in response.content.decode()
+
+
+def test_a_form_refused_by_the_csrf_check_gets_the_styled_403_with_what_to_do(
+    project, annotator
+) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(annotator)
+    segment = Segment.objects.filter(article__collection=project.collection).first()
+    url = reverse(
+        "annotations:annotation_save", kwargs={"slug": project.slug, "segment_id": segment.pk}
+    )
+
+    response = client.post(url, {"action": "skip"})
+
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert "<h1>Form expired</h1>" in body
+    assert "security token has expired" in body
+    assert "allow cookies" in body
+    assert 'href="/static/css/themata.css"' in body  # the site's styled page, not Django's
+    assert "CSRF verification failed" not in body
+
+
+def test_an_htmx_post_refused_by_the_csrf_check_gets_the_short_sentence(project, annotator) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(annotator)
+    segment = Segment.objects.filter(article__collection=project.collection).first()
+    url = reverse(
+        "annotations:annotation_save", kwargs={"slug": project.slug, "segment_id": segment.pk}
+    )
+
+    response = client.post(url, {"action": "skip"}, **HTMX)
+
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("text/plain")
+    assert "security token has expired" in response.content.decode()
