@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.decorators.http import require_http_methods
 
+from config import admin as _user_admin  # noqa: F401  # before admin.site.urls below
 from config.accounts import ThrottledPasswordChangeView
 
 # Django's form views would also answer PUT and PATCH; only GET and POST mean anything here.
