@@ -42,7 +42,8 @@ from django.contrib.auth.models import User
 from django.db import connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
-from django.db.models import F, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Model, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from articles.models import Article, Segment
@@ -627,13 +628,52 @@ def _locked_progress(project: Project, segment: Segment) -> SegmentProgress | No
     )
 
 
-def queue_previous_answered(*, project: Project, annotator: User, before: int | None) -> int | None:
-    """Id of the segment this person answered last before segment id ``before``.
+@dataclass(frozen=True)
+class EmptyQueue:
+    """Why a person's queue is empty: of the segments they have not answered, how many
+    already have their k answers, how many are reserved by others right now, and how many
+    the project leaves out (near-copies)."""
 
-    "Back" walks the person's own answers in segment order; with ``before=None`` (the
-    queue is finished) it starts from their last answer.
+    full: int
+    reserved: int
+    left_out: int
+
+
+def queue_empty_reasons(*, project: Project, annotator: User, answered: int) -> EmptyQueue:
+    """Why "next" found nothing for ``annotator`` (who answered ``answered`` segments).
+
+    One query over the project's queue rows, read only on the empty-queue page: the open
+    rows that I have not answered are the ones reserved by others (else "next" would have
+    given me one); the rest of the segments I have not answered have their k answers.
+    """
+    mine = Annotation.objects.filter(
+        project=project, annotator=annotator, segment=OuterRef("segment")
+    )
+    counts = SegmentProgress.objects.filter(project=project).aggregate(
+        copies=models.Count("pk", filter=Q(left_out=True)),
+        held=models.Count("pk", filter=Q(is_open=True, left_out=False) & Q(~models.Exists(mine))),
+    )
+    left_out, reserved = counts["copies"] or 0, counts["held"] or 0
+    full = project.collection.segment_count - left_out - answered - reserved
+    return EmptyQueue(full=max(full, 0), reserved=reserved, left_out=left_out)
+
+
+def queue_previous_answered(*, project: Project, annotator: User, before: int | None) -> int | None:
+    """Id of the segment this person answered before segment ``before`` ("Back").
+
+    In reading order, the queue hands segments out by id, so "Back" walks the person's
+    answers by segment id (the unique index, read backwards). In a shuffled queue it walks
+    them in the order they were given (answer ids): from a segment not answered yet, the
+    last answer. With ``before=None`` (the queue is finished) it starts from the last one.
     """
     mine = Annotation.objects.filter(project=project, annotator=annotator)
+    if project.queue_order == Project.QueueOrder.READING:
+        if before is not None:
+            mine = mine.filter(segment_id__lt=before)
+        return mine.order_by("-segment_id").values_list("segment_id", flat=True).first()
     if before is not None:
-        mine = mine.filter(segment_id__lt=before)
-    return mine.order_by("-segment_id").values_list("segment_id", flat=True).first()
+        this = mine.filter(segment_id=before).values("pk")[:1]
+        mine = mine.filter(pk__lt=Coalesce(Subquery(this), Value(2**62)))
+    # "+ 0": PostgreSQL is not to walk the primary key backwards over everyone's answers
+    # (all of them, when mine are old); it reads mine through the unique index and sorts.
+    return mine.order_by((F("pk") + 0).desc()).values_list("segment_id", flat=True).first()

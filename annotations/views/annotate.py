@@ -23,7 +23,13 @@ from config.http import AuthenticatedHttpRequest
 from ..access import Capability, ProjectAccess, get_project_for_user, get_segment_for_user
 from ..forms import AnswerForm
 from ..models import Annotation, AnnotationLabel, AnnotatorProgress, Label, Progress
-from ..queue import SegmentFull, project_segments, queue_previous_answered, queue_reserve
+from ..queue import (
+    SegmentFull,
+    project_segments,
+    queue_empty_reasons,
+    queue_previous_answered,
+    queue_reserve,
+)
 from ..services.answers import AnnotationConflict, AnnotationRejected, annotation_submit
 
 SEGMENT_VIEW = "segment"
@@ -146,6 +152,9 @@ def _workspace(
         context = _context(request, access, None, SEGMENT_VIEW, known)
         context["back_segment_id"] = queue_previous_answered(
             project=access.project, annotator=request.user, before=None
+        )
+        context["empty"] = queue_empty_reasons(
+            project=access.project, annotator=request.user, answered=context["progress"].done
         )
     elif view == ARTICLE_VIEW:
         context = _article_context(request, access, segment, answer, known)
@@ -441,8 +450,5 @@ def _next_after(
     shown = handed.segment
     if shown is None:
         return None, Known()
-    known = Known(neighbours=handed.neighbours)
-    if shown.pk > segment.pk:
-        # "Back" first returns to the answer just given, then walks earlier ones in order.
-        known.back_segment_id = segment.pk
-    return shown, known
+    # "Back" first returns to the answer just given, then walks earlier ones in order.
+    return shown, Known(back_segment_id=segment.pk, neighbours=handed.neighbours)

@@ -7,7 +7,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from annotations.models import Annotation, AnnotatorProgress
+from annotations.models import Annotation, AnnotatorProgress, Project
+from annotations.queue import queue_reserve
 from annotations.services.answers import annotation_submit
 from articles.models import Segment
 from tests.factories import LabelFactory, MembershipFactory, SegmentedArticleFactory
@@ -293,6 +294,44 @@ def test_the_back_link_points_to_my_previous_answer(annotator_client, project, a
     assert b'data-key="back"' in response.content
 
 
+def back_link(response) -> int | None:
+    match = re.search(rb'\?segment=(\d+)"[^>]*data-key="back"', response.content)
+    return int(match.group(1)) if match else None
+
+
+def test_back_in_a_shuffled_queue_walks_my_answers_in_the_order_i_gave_them(
+    annotator_client, project, annotator
+) -> None:
+    project.queue_order = Project.QueueOrder.SHUFFLED
+    project.save()
+    s = segments_of(project)
+    for segment in (s[4], s[1], s[5]):  # the order a shuffled queue handed them out
+        annotation_submit(
+            project=project, segment=segment, annotator=annotator, labels=labels_of(project)[:1]
+        )
+
+    fresh = annotator_client.get(annotate_url(project, s[0]))
+    assert back_link(fresh) == s[5].pk  # from a segment not answered yet: my last answer
+    # Then backwards through my answers as given, not by segment id (which would go 5 → 4).
+    assert back_link(annotator_client.get(annotate_url(project, s[5]))) == s[1].pk
+    assert back_link(annotator_client.get(annotate_url(project, s[1]))) == s[4].pk
+    assert back_link(annotator_client.get(annotate_url(project, s[4]))) is None
+
+
+def test_after_a_submit_back_returns_to_the_answer_just_given(annotator_client, project) -> None:
+    shown = annotator_client.get(annotate_url(project), **HTMX)
+    answered = shown_segment(shown)
+    url = reverse(
+        "annotations:annotation_save", kwargs={"slug": project.slug, "segment_id": answered}
+    )
+    data = {"labels": [labels_of(project)[0].pk], "action": "submit", "version": "0"}
+
+    response = annotator_client.post(url, data, **HTMX)
+
+    assert shown_segment(response) != answered
+    assert back_link(response) == answered
+
+
 def test_an_empty_queue_says_so(annotator_client, project, annotator) -> None:
     for segment in segments_of(project):
         annotation_submit(
@@ -304,6 +343,43 @@ def test_an_empty_queue_says_so(annotator_client, project, annotator) -> None:
     assert response.status_code == 200
     assert b"Your queue is empty" in response.content
     assert b"6 of 6" in response.content
+
+
+def test_an_empty_queue_says_why_with_figures(annotator_client, project, annotator) -> None:
+    project.annotators_per_segment = 1
+    project.save()
+    segments, label = segments_of(project), labels_of(project)[:1]
+    for segment in segments[:2]:
+        annotation_submit(project=project, segment=segment, annotator=annotator, labels=label)
+    colleague = MembershipFactory(project=project).user
+    for segment in segments[2:4]:
+        annotation_submit(project=project, segment=segment, annotator=colleague, labels=label)
+    for _ in segments[4:]:  # two more colleagues each hold one of the last two
+        queue_reserve(project=project, annotator=MembershipFactory(project=project).user)
+
+    response = annotator_client.get(annotate_url(project))
+
+    text = " ".join(response.content.decode().split())
+    assert "Your queue is empty" in text
+    assert "You have answered 2 of 6 segments" in text
+    assert "2 segments you have not answered already have the 1 answer this project needs" in text
+    assert "2 segments still need answers but are reserved by others right now" in text
+    assert "after 30 minutes" in text
+
+
+def test_an_empty_queue_after_answering_everything_says_so(
+    annotator_client, project, annotator
+) -> None:
+    for segment in segments_of(project):
+        annotation_submit(
+            project=project, segment=segment, annotator=annotator, labels=labels_of(project)[:1]
+        )
+
+    response = annotator_client.get(annotate_url(project))
+
+    text = " ".join(response.content.decode().split())
+    assert "You answered every segment that this project labels." in text
+    assert "reserved by others" not in text
 
 
 def test_the_article_view_shows_every_segment_with_my_chips(
