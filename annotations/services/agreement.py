@@ -131,6 +131,97 @@ class AgreementCounter:
     def _value_index(self, value: frozenset[Any]) -> int:
         return self._values.setdefault(value, len(self._values))
 
+    def add_arrays(
+        self,
+        *,
+        unit: np.ndarray,
+        coder: np.ndarray,
+        value: np.ndarray,
+        values: Sequence[frozenset[Any]],
+    ) -> None:
+        """Many units at once, as ``add`` would take them one by one (used by exports, which
+        stream a project's answers in chunks of whole units).
+
+        One entry per rating: ``unit`` (equal units adjacent, whole units only: a unit never
+        continues in the next call), ``coder`` (integer keys) and ``value``, an index into
+        ``values`` (each a label set). Counting is vectorised; the state is ``add``'s.
+        """
+        unit = np.asarray(unit, dtype=np.int64)
+        coder = np.asarray(coder, dtype=np.int64)
+        value = np.asarray(value, dtype=np.int64)
+        if len(unit) < 2:
+            return
+        starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]])
+        sizes = np.diff(np.r_[starts, len(unit)])
+        keep = np.repeat(sizes >= 2, sizes)
+        unit, coder, value = unit[keep], coder[keep], value[keep]
+        sizes = sizes[sizes >= 2]
+        if not len(sizes):
+            return
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        self._units += len(sizes)
+        self._pairs += int((sizes * (sizes - 1) // 2).sum())
+        self._sizes.extend(sizes.tolist())
+        for label in self.labels:
+            member = np.array([label in v for v in values], dtype=np.int64)
+            self._has[label].extend(np.add.reduceat(member[value], starts).tolist())
+
+        # Every pair of ratings on one unit, once: row i with row i + d.
+        firsts, seconds = [], []
+        for d in range(1, int(sizes.max())):
+            same = np.flatnonzero(unit[:-d] == unit[d:])
+            firsts.append(same)
+            seconds.append(same + d)
+        first, second = np.concatenate(firsts), np.concatenate(seconds)
+        v1, v2 = value[first], value[second]
+        self._exact_pairs += int(np.count_nonzero(v1 == v2))
+
+        # Coincidences, both orders of each pair, by unit size (as ``add``).
+        m = np.repeat(sizes, sizes)[first]
+        n_values = len(values)
+        top = int(sizes.max()) + 1
+        keys = np.concatenate(((v1 * n_values + v2) * top + m, (v2 * n_values + v1) * top + m))
+        combos, counts = np.unique(keys, return_counts=True)
+        for key, count in zip(combos.tolist(), counts.tolist(), strict=True):
+            rest, size = divmod(key, top)
+            a, b = divmod(rest, n_values)
+            v = self._value_index(frozenset(values[a]))
+            w = self._value_index(frozenset(values[b]))
+            self._coincidence_weights[v, w, size] += count
+
+        # Coders in first-seen order (units with two ratings or more), then per pair of
+        # coders one table from the counts of (pair, value, value).
+        seen, where = np.unique(coder, return_index=True)
+        for key in seen[np.argsort(where, kind="stable")].tolist():
+            self._coders.setdefault(key, len(self._coders))
+        c1, c2 = coder[first], coder[second]
+        order = np.array([self._coders[c] for c in seen.tolist()], dtype=np.int64)
+        r1, r2 = order[np.searchsorted(seen, c1)], order[np.searchsorted(seen, c2)]
+        swap = r1 > r2
+        c1, c2 = np.where(swap, c2, c1), np.where(swap, c1, c2)
+        w1, w2 = np.where(swap, v2, v1), np.where(swap, v1, v2)
+        i1, i2 = np.searchsorted(seen, c1), np.searchsorted(seen, c2)
+        n_coders = len(seen)
+        keys = ((i1 * n_coders + i2) * n_values + w1) * n_values + w2
+        combos, counts = np.unique(keys, return_counts=True)
+        n_labels = len(self.labels)
+        for key, count in zip(combos.tolist(), counts.tolist(), strict=True):
+            rest, b_value = divmod(key, n_values)
+            rest, a_value = divmod(rest, n_values)
+            a, b = divmod(rest, n_coders)
+            pair = (seen[a].item(), seen[b].item())
+            self._shared[pair] += count
+            table = self._tables.setdefault(pair, Counter())
+            one, other = values[a_value], values[b_value]
+            if self.multi_label:
+                both = len(one & other)
+                table[True, True] += both * count
+                table[True, False] += (len(one) - both) * count
+                table[False, True] += (len(other) - both) * count
+                table[False, False] += (n_labels - len(one | other)) * count
+            else:
+                table[tuple(sorted(one)), tuple(sorted(other))] += count
+
     def figures(self) -> AgreementFigures:
         sizes = np.frombuffer(self._sizes, dtype=self._sizes.typecode).astype(np.int64)
         labels = {}
