@@ -64,6 +64,7 @@ def front_matter(facts: CardFacts) -> dict[str, Any]:
                 ],
             }
         ],
+        "annotation_agreement": _agreement_summary(facts.agreement),
         "dataset_info": {
             "features": [
                 {"name": "text", "dtype": "string"},
@@ -81,6 +82,20 @@ def front_matter(facts: CardFacts) -> dict[str, Any]:
     }
 
 
+def _agreement_summary(agreement: dict[str, Any]) -> dict[str, Any]:
+    """The overall figures for the front matter: rounded, null where undefined."""
+
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 4)
+
+    return {
+        "krippendorff_alpha_masi": rounded(agreement["alpha_masi"]),
+        "exact_set_agreement": rounded(agreement["exact_agreement"]),
+        "segments_with_two_or_more_answers": agreement["segments_with_two_or_more_answers"],
+        "submitted_answers": agreement["submitted_answers"],
+    }
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -89,6 +104,84 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def _cell(text: str) -> str:
     return " ".join(text.replace("|", "\\|").split())
+
+
+def _figure(value: float | None, why: str) -> str:
+    return "n/a (" + why + ")" if value is None else f"{value:.3f}"
+
+
+def _percent(value: float | None, why: str) -> str:
+    return "n/a (" + why + ")" if value is None else f"{value:.1%}"
+
+
+def agreement_section(agreement: dict[str, Any]) -> list[str]:
+    """The card's agreement figures (``services.agreement``, as ``project_report`` computes
+    them), each undefined one written "n/a" with the reason."""
+    units = agreement["segments_with_two_or_more_answers"]
+    parts = [
+        f"Over the {agreement['submitted_answers']:,} submitted answers in the export's snapshot"
+        " (skipped answers are missing values; unsure answers count like any other), on the"
+        f" {units:,} segments with two or more of them ({agreement['pairs_of_answers']:,}"
+        " pairs of answers on the same segment); the figures `manage.py project_report` gives."
+    ]
+    if not units:
+        parts.append(
+            "No segment has two or more submitted answers, so every agreement figure is n/a"
+            " (agreement needs two answers to the same segment)."
+        )
+    else:
+        same = agreement["segments_where_all_answers_agree"]
+        parts.append(
+            "\n".join(
+                [
+                    "- Krippendorff's alpha with the MASI distance on label sets: "
+                    + _figure(
+                        agreement["alpha_masi"],
+                        "no variation: every answer has the same label set, so no"
+                        " disagreement is expected by chance and alpha divides by zero",
+                    ),
+                    "- Exact-set agreement (pairs of answers with the same label set): "
+                    + _percent(agreement["exact_agreement"], "no pairs of answers"),
+                    f"- Segments where every answer has the same label set: {same:,} of"
+                    f" {units:,} ({same / units:.1%})",
+                ]
+            )
+        )
+        no_variation = "no variation: every answer has it, or none has"
+        rows = [
+            [
+                f"`{slug}`",
+                _figure(figures["alpha"], no_variation),
+                _percent(figures["percent_agreement"], "no pairs of answers"),
+            ]
+            for slug, figures in agreement["labels"].items()
+        ]
+        parts.append(
+            "Per label (has it or not, per answer):\n\n"
+            + _table(["label", "Krippendorff's alpha (nominal)", "percent agreement"], rows)
+        )
+        if agreement["kappa"]:
+            rows = [
+                [
+                    ", ".join(pair["annotators"]),
+                    _figure(pair["kappa"], "no variation in their decisions"),
+                    f"{pair['segments']:,}",
+                ]
+                for pair in agreement["kappa"]
+            ]
+            parts.append(
+                "Cohen's kappa for each pair of annotators, over the segments both answered"
+                " (one yes/no decision per label and segment where several labels are"
+                " allowed, the label itself where one is):\n\n"
+                + _table(["annotators", "Cohen's kappa", "segments both answered"], rows)
+            )
+    if agreement.get("gold_sources"):
+        parts.append(
+            "Gold labels by how they were reached: "
+            + ", ".join(f"{k}: {v:,}" for k, v in agreement["gold_sources"].items())
+            + "."
+        )
+    return parts
 
 
 def dataset_card(facts: CardFacts) -> str:
@@ -158,25 +251,7 @@ def dataset_card(facts: CardFacts) -> str:
         )
 
     parts.append("## Agreement")
-    agreement = facts.agreement
-    two = agreement.get("segments_with_two_or_more_answers", 0)
-    same = agreement.get("segments_where_all_answers_agree", 0)
-    text = (
-        f"{two:,} segments have two or more submitted answers; in {same:,} of them"
-        f" ({same / two:.1%}) every answer has the same label set."
-        if two
-        else "No segment has two or more submitted answers, so there is no agreement figure."
-    )
-    parts.append(
-        text + " (Counts only: chance-corrected figures such as Krippendorff's alpha are"
-        " not part of this card.)"
-    )
-    if agreement.get("gold_sources"):
-        parts.append(
-            "Gold labels by how they were reached: "
-            + ", ".join(f"{k}: {v:,}" for k, v in agreement["gold_sources"].items())
-            + "."
-        )
+    parts.extend(agreement_section(facts.agreement))
 
     parts.append("## Guidelines")
     parts.append(

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -50,9 +51,15 @@ from ..exporting.writers import (
     JsonlWriter,
     ParquetWriter,
     RowWriter,
+    encode_json_string,
     file_sha256,
 )
 from ..models import Export, Project
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .agreement import AgreementCounter
 
 FORMATS = ("jsonl", "csv", "parquet", "folder")
 LABEL_MODES = ("raw", "majority", "gold")
@@ -356,6 +363,10 @@ class _Progress:
         self.total = total
         self._write()
 
+    def expect(self, remaining: int) -> None:
+        """Now that it is known: ``remaining`` more rows to go."""
+        self.total = self.done + remaining
+
     def step(self, rows: int = 1) -> None:
         self.done += rows
         now = time.monotonic()
@@ -363,11 +374,24 @@ class _Progress:
             self.last = now
             self._write()
 
+    def _busy(self) -> bool:
+        """Whether the connection is in the middle of a COPY (progress then shares the
+        reading connection: inside a caller's transaction), so the write must wait."""
+        if self.conn.vendor != "postgresql" or self.conn.connection is None:
+            return False
+        from psycopg import pq
+
+        return bool(self.conn.connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE)
+
     def beat(self) -> None:
         """A heartbeat without new rows (a long step), at most every ``PROGRESS_SECONDS``."""
         self.step(0)
 
     def _write(self) -> None:
+        if self._busy():
+            if self.callback:
+                self.callback(self.done, self.total)
+            return
         # The heartbeat moves with the progress: ``exports_fail_stale`` reads it.
         with self.conn.cursor() as cursor:
             cursor.execute(
@@ -401,10 +425,29 @@ def _snapshot() -> Iterator[tuple[BaseDatabaseWrapper, BaseDatabaseWrapper]]:
         progress_conn.close()
 
 
+def _return_freed_memory() -> None:
+    """Have glibc give large freed blocks back to the system at once.
+
+    glibc raises its mmap threshold each time a large block is freed, after which numpy's
+    short-lived arrays come from the heap and stay counted in the process's memory: a
+    split folder over a million answers peaked at 251 MB, 235 MB with the threshold fixed
+    at its 128 KiB default. Elsewhere (no glibc) this does nothing.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(name).mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+
+
 def _build(
     export: Export, options: ExportOptions, out: Path, callback: ProgressCallback | None
 ) -> tuple[list[FileInfo], int, dict[str, int], dict[str, int]]:
     project = export.project
+    _return_freed_memory()
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(
         tempfile.mkdtemp(prefix=_partial_prefix(out, export.pk), suffix=".partial", dir=out.parent)
@@ -413,7 +456,7 @@ def _build(
         with _snapshot() as (conn, progress_conn):
             progress = _Progress(export, callback, progress_conn)
             source = _Source(conn, project, options)
-            progress.start(source.total_rows() * (2 if options.split else 1))
+            progress.start(_expected_rows(source, options))
             if options.format == "folder":
                 files, rows, per_split, skipped = _write_folder(
                     source, options, work, out, progress, export
@@ -464,11 +507,42 @@ def _columns(options: ExportOptions) -> tuple[Column, ...]:
     return {"raw": RAW_COLUMNS, "majority": MAJORITY_COLUMNS, "gold": GOLD_COLUMNS}[options.labels]
 
 
+def _expected_rows(source: _Source, options: ExportOptions) -> int:
+    """What the progress bar counts to: the answers read once for a folder (or the
+    database's lines), a first pass for a split row by row, then the rows written (for
+    majority and gold an upper bound until the answers are read)."""
+    rows = source.total_rows()
+    fast = _fast(source)
+    reads_answers = options.format == "folder" or (
+        fast and options.format == "jsonl" and options.labels != "raw"
+    )
+    answers = source.answer_total() if reads_answers else 0
+    first_pass = rows if options.split and not fast else 0
+    return answers + first_pass + rows
+
+
+def _fast(source: _Source) -> bool:
+    """Whether PostgreSQL builds the JSON lines (see ``_Source.lines_sql``)."""
+    return SQL_JSON_LINES and source.postgres and source.masks_fit()
+
+
 def _write_file(
     source: _Source, options: ExportOptions, work: Path, out: Path, progress: _Progress
 ) -> tuple[list[FileInfo], int, dict[str, int]]:
     columns = _columns(options)
     path = work / "data"
+    if options.format == "jsonl" and _fast(source):
+        plan = None
+        if options.labels != "raw":
+            plan = _plan(source, progress, agreement=False, majority=options.labels == "majority")
+            progress.expect(plan.rows)
+        sink = _LineSink(path)
+        _copy_lines(source.conn, *source.lines_sql(plan, None), [sink], progress)
+        info = sink.close()
+        if plan is not None:
+            _check_rows(info.rows, plan.rows)
+            source.skipped = plan.skipped
+        return [info], info.rows, source.skipped
     writer: RowWriter
     if options.format == "csv":
         writer = CsvWriter(path, columns, source.labels.slugs)
@@ -476,9 +550,6 @@ def _write_file(
         writer = ParquetWriter(path, columns)
     else:
         writer = JsonlWriter(path, columns)
-    if SQL_JSON_LINES and options.format == "jsonl" and source.can_write_json_lines():
-        info = _write_json_lines(source, path, progress)
-        return [info], info.rows, source.skipped
     for row in source.rows():
         writer.write(row[:-1])
         progress.step()
@@ -486,20 +557,9 @@ def _write_file(
     return [info], info.rows, source.skipped
 
 
-def _write_json_lines(source: _Source, path: Path, progress: _Progress) -> FileInfo:
-    """Raw JSONL on PostgreSQL: the database formats each line (the same bytes as
-    ``JsonlWriter``, a test checks), Python only hashes and writes them."""
-    digest = hashlib.sha256()
-    size = rows = 0
-    with path.open("wb") as file:
-        for lines in source.json_line_chunks():
-            data = ("\n".join(lines) + "\n").encode()
-            digest.update(data)
-            file.write(data)
-            size += len(data)
-            rows += len(lines)
-            progress.step(len(lines))
-    return FileInfo(path.name, size, digest.hexdigest(), rows)
+def _check_rows(written: int, planned: int) -> None:
+    if written != planned:
+        raise RuntimeError(f"The export wrote {written:,} rows where it planned {planned:,}.")
 
 
 def _write_folder(
@@ -510,38 +570,55 @@ def _write_folder(
     progress: _Progress,
     export: Export,
 ) -> tuple[list[FileInfo], int, dict[str, int], dict[str, int]]:
-    columns = _columns(options)
+    import numpy as np
+
     folder = work / "dataset"
     folder.mkdir()
-    names: Sequence[str]
+    names: Sequence[str] = SPLIT_NAMES if options.split else ("data",)
+    slugs = source.labels.slugs
+    fast = _fast(source)
+    # The answers once: the card's agreement figures and, for splits or the database's
+    # lines, each unit's label counts (and the majorities).
+    plan = _plan(source, progress, agreement=True, majority=fast and options.labels == "majority")
+    split_of: dict[int, int] | None = None
     if options.split:
-        # First pass (no text): which labels each unit of articles has; then the split.
-        unit_labels: dict[int, set[int]] = {}
-        for row in source.rows(light=True):
-            labels = unit_labels.setdefault(row[-1], set())
-            labels.update(source.labels.slugs.index(slug) for slug in row[LABELS_INDEX])
-            progress.step()
-        units = sorted(unit_labels)
+        if not fast:
+            plan.unit_counts = _unit_counts_by_rows(source, progress)
+        units = sorted(plan.unit_counts)
         splits = assign_splits(
-            [sorted(unit_labels[unit]) for unit in units],
-            label_count=len(source.labels.slugs),
+            [np.flatnonzero(plan.unit_counts[unit]).tolist() for unit in units],
+            label_count=len(slugs),
             ratios=options.split,
             seed=options.seed,
         )
         split_of = dict(zip(units, splits, strict=True))
-        del unit_labels
-        names = SPLIT_NAMES
+    if fast:
+        progress.expect(plan.rows)
+        sinks = [_LineSink(folder / f"{name}.jsonl") for name in names]
+        _copy_lines(source.conn, *source.lines_sql(plan, split_of), sinks, progress)
+        infos = [sink.close() for sink in sinks]
+        _check_rows(sum(info.rows for info in infos), plan.rows)
+        totals = [np.zeros(len(slugs), dtype=np.int64) for _ in names]
+        for unit, counts in plan.unit_counts.items():
+            totals[split_of[unit] if split_of is not None else 0] += counts
+        label_counts = [
+            {slug: int(n) for slug, n in zip(slugs, total.tolist(), strict=True) if n}
+            for total in totals
+        ]
+        if options.labels != "raw":
+            source.skipped = plan.skipped
     else:
-        split_of = {}
-        names = ("data",)
-    writers = [JsonlWriter(folder / f"{name}.jsonl", columns) for name in names]
-    label_counts = [Counter[str]() for _ in names]
-    for row in source.rows():
-        index = split_of[row[-1]] if options.split else 0
-        writers[index].write(row[:-1])
-        label_counts[index].update(row[LABELS_INDEX])
-        progress.step()
-    infos = [writer.close() for writer in writers]
+        columns = _columns(options)
+        writers = [JsonlWriter(folder / f"{name}.jsonl", columns) for name in names]
+        counters = [Counter[str]() for _ in names]
+        for row in source.rows():
+            index = split_of[row[-1]] if split_of is not None else 0
+            writers[index].write(row[:-1])
+            counters[index].update(row[LABELS_INDEX])
+            progress.step()
+        infos = [writer.close() for writer in writers]
+        label_counts = [dict(counts) for counts in counters]
+        plan.gold_sources = source.stats.gold_sources
     rows = sum(info.rows for info in infos)
     per_split = {name: info.rows for name, info in zip(names, infos, strict=True)}
 
@@ -556,11 +633,9 @@ def _write_folder(
         labels=source.labels.records,
         options=options.as_dict() | {"min_answers": source.min_answers},
         split_rows=per_split,
-        split_label_counts={
-            name: dict(counts) for name, counts in zip(names, label_counts, strict=True)
-        },
+        split_label_counts=dict(zip(names, label_counts, strict=True)),
         skipped=source.skipped,
-        agreement=source.agreement(),
+        agreement=source.agreement(plan),
     )
     (folder / "README.md").write_text(dataset_card(facts), encoding="utf-8")
     files = [*infos]
@@ -570,7 +645,28 @@ def _write_folder(
     return sorted(files, key=_name), rows, per_split, source.skipped
 
 
+def _unit_counts_by_rows(source: _Source, progress: _Progress) -> dict[int, np.ndarray]:
+    """Row by row (the reference path): each unit's label counts over the rows to write."""
+    import numpy as np
+
+    rank = {slug: n for n, slug in enumerate(source.labels.slugs)}
+    counts: dict[int, np.ndarray] = {}
+    for row in source.rows(light=True):
+        unit = counts.get(row[-1])
+        if unit is None:
+            unit = counts[row[-1]] = np.zeros(len(rank), dtype=np.int64)
+        for slug in row[LABELS_INDEX]:
+            unit[rank[slug]] += 1
+        progress.step()
+    return counts
+
+
 # --- Reading ----------------------------------------------------------------------------
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    """``annotator-2`` before ``annotator-10``."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
 def _aware(value: Any) -> datetime | None:
@@ -647,6 +743,10 @@ class _Source:
         # Numbered by account age within the project: a newcomer never renumbers the others.
         return {pk: f"annotator-{n}" for n, pk in enumerate(ids, start=1)}
 
+    def answer_total(self) -> int:
+        sql = "SELECT COUNT(*) FROM annotations_annotation WHERE project_id = %s"
+        return int(self._all(sql, [self.project.pk])[0][0])
+
     def total_rows(self) -> int:
         """How many rows the progress bar counts to (an upper bound for majority)."""
         if self.options.labels == "raw":
@@ -664,15 +764,41 @@ class _Source:
         )
         return int(self._all(sql, [self.project.collection_id])[0][0])
 
-    def agreement(self) -> dict[str, Any]:
-        stats = self.stats
-        figures: dict[str, Any] = {
-            "segments_with_two_or_more_answers": stats.segments_with_two,
-            "segments_where_all_answers_agree": stats.unanimous,
+    def agreement(self, plan: _Plan) -> dict[str, Any]:
+        """The card's agreement figures (``services.agreement``) over the submitted answers
+        read in this export's snapshot; annotators named as in a raw export."""
+        counter = plan.counter
+        assert counter is not None
+        figures = counter.figures()
+        names = self._annotator_names()
+        slugs = self.labels.slugs
+        kappa = [
+            {
+                "annotators": sorted((names[a], names[b]), key=_natural),
+                "kappa": value,
+                "segments": figures.shared_units.get((a, b), 0),
+            }
+            for (a, b), value in figures.kappa.items()
+        ]
+        result: dict[str, Any] = {
+            "submitted_answers": plan.submitted,
+            "segments_with_two_or_more_answers": figures.units,
+            "segments_where_all_answers_agree": plan.unanimous,
+            "pairs_of_answers": figures.pairs,
+            "alpha_masi": figures.alpha_masi,
+            "exact_agreement": figures.exact_agreement,
+            "labels": {
+                slugs[rank]: {
+                    "alpha": value.alpha,
+                    "percent_agreement": value.percent_agreement,
+                }
+                for rank, value in figures.labels.items()
+            },
+            "kappa": sorted(kappa, key=lambda k: [_natural(n) for n in k["annotators"]]),
         }
-        if stats.gold_sources:
-            figures["gold_sources"] = dict(sorted(stats.gold_sources.items()))
-        return figures
+        if plan.gold_sources:
+            result["gold_sources"] = dict(sorted(plan.gold_sources.items()))
+        return result
 
     # Streaming ---------------------------------------------------------------------------
 
@@ -742,70 +868,302 @@ class _Source:
         )
         return sql, [self.project.pk]
 
-    def can_write_json_lines(self) -> bool:
-        return self.postgres and self.options.labels == "raw"
+    # One pass over the answers (``_plan``) and the database's JSON lines ------------------
 
-    def json_line_chunks(self) -> Iterator[list[str]]:
-        """Raw answers as finished JSON lines, built by PostgreSQL, a chunk at a time."""
+    def masks_fit(self) -> bool:
+        return len(self.labels.ids) <= MASK_LABELS
 
-        def stamp(column: str) -> str:
-            # Python's isoformat(): microseconds only when there are any, then +00:00.
-            utc = f"({column} AT TIME ZONE 'UTC')"
-            return (
-                f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS')"""
-                f" || CASE WHEN to_char({utc}, 'US') = '000000' THEN ''"
-                f" ELSE to_char({utc}, '.US') END || '+00:00'"
-            )
+    def _rank_sql(self, column: str) -> str:
+        """A label id → its rank in label-set order (ids are integers from the database)."""
+        cases = " ".join(f"WHEN {int(pk)} THEN {rank}" for pk, rank in self.labels.rank.items())
+        return f"CASE {column} {cases} END" if cases else "0"
 
-        if self.options.real_names:
-            names = (
-                "SELECT d.annotator_id, u.username AS name FROM (SELECT DISTINCT annotator_id"
-                " FROM annotations_annotation WHERE project_id = %s) d"
-                " JOIN auth_user u ON u.id = d.annotator_id"
-            )
-        else:
-            names = (
-                "SELECT annotator_id,"
-                " 'annotator-' || row_number() OVER (ORDER BY annotator_id) AS name"
-                " FROM (SELECT DISTINCT annotator_id FROM annotations_annotation"
-                " WHERE project_id = %s) d"
-            )
-        text = "to_json({})::text".format
+    def _mask_sql(self, table: str, key: str, owner: str) -> str:
+        """The label set of each ``owner`` row as a BIGINT bit mask (bit n: rank n)."""
+        one = "CAST(1 AS BIGINT)"
+        return (
+            f"CAST(COALESCE((SELECT SUM({one} << {self._rank_sql('x.label_id')})"
+            f" FROM {table} x WHERE x.{key} = {owner}), 0) AS BIGINT)"
+        )
+
+    def answers_sql(self) -> tuple[str, list[Any]]:
+        """Every answer as (segment, unit, annotator, label mask, flags), in segment order."""
+        flags = (
+            f"CASE WHEN a.status = 'submitted' THEN {SUBMITTED} ELSE 0 END"
+            f" + CASE WHEN a.unsure THEN {UNSURE} ELSE 0 END"
+        )
         sql = (
-            f"WITH names AS ({names}) SELECT"
-            " '{\"segment_id\":' || s.id || ',\"article_id\":' || s.article_id"
-            f" || ',\"external_id\":' || {text('ar.external_id')}"
-            f" || ',\"title\":' || {text('ar.title')}"
-            f" || ',\"url\":' || {text('ar.source_url')}"
-            " || ',\"published_at\":' || CASE WHEN ar.published_at IS NULL THEN 'null'"
-            f" ELSE '\"' || {stamp('ar.published_at')} || '\"' END"
-            " || ',\"position\":' || s.position || ',\"start\":' || s.start"
-            ' || \',"end":\' || s."end"'
-            f" || ',\"text\":' || {text('s.text')}"
-            " || ',\"labels\":' || COALESCE((SELECT '[' || string_agg(to_json(l.slug)::text,"
-            " ',' ORDER BY l.\"order\", l.name, l.id) || ']'"
-            " FROM annotations_annotationlabel al JOIN annotations_label l ON l.id = al.label_id"
-            " WHERE al.annotation_id = a.id), '[]')"
-            f" || ',\"annotator\":' || {text('n.name')}"
-            f" || ',\"status\":' || {text('a.status')}"
-            " || ',\"unsure\":' || CASE WHEN a.unsure THEN 'true' ELSE 'false' END"
-            f" || ',\"comment\":' || {text('a.comment')}"
-            " || ',\"time_spent_ms\":' || a.time_spent_ms || ',\"version\":' || a.version"
-            f' || \',"created_at":"\' || {stamp("a.created_at")}'
-            f' || \'","updated_at":"\' || {stamp("a.updated_at")} || \'"}}\''
+            f"SELECT CAST(a.segment_id AS BIGINT), CAST({self._unit} AS BIGINT),"
+            f" CAST(a.annotator_id AS BIGINT),"
+            f" {self._mask_sql('annotations_annotationlabel', 'annotation_id', 'a.id')},"
+            f" CAST({flags} AS BIGINT)"
             " FROM annotations_annotation a"
-            " JOIN names n ON n.annotator_id = a.annotator_id"
             " JOIN articles_segment s ON s.id = a.segment_id"
             " JOIN articles_article ar ON ar.id = s.article_id"
             " WHERE a.project_id = %s ORDER BY a.segment_id, a.annotator_id"
         )
+        return sql, [self.project.pk]
+
+    def _int_blocks(self, sql: str, params: list[Any], columns: int) -> Iterator[np.ndarray]:
+        import numpy as np
+
+        if self.postgres:
+            yield from _copy_int_blocks(self.conn, sql, params, columns)
+            return
         cursor = self.conn.chunked_cursor()
         try:
-            cursor.execute(sql, [self.project.pk, self.project.pk])
-            while rows := cursor.fetchmany(FETCH_ROWS):
-                yield [row[0] for row in rows]
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(ANSWER_BLOCK_ROWS):
+                yield np.array(rows, dtype=np.int64).reshape(len(rows), columns)
         finally:
             cursor.close()
+
+    def answer_blocks(
+        self, index: dict[Any, int], values: list[frozenset[int]]
+    ) -> Iterator[tuple[np.ndarray, ...]]:
+        """The answers as arrays (segment, unit, annotator, value, flags), a block of whole
+        segments at a time; ``value`` indexes ``values``, which grows as label sets appear."""
+        import numpy as np
+
+        if self.masks_fit():
+            blocks = self._int_blocks(*self.answers_sql(), 5)
+        else:
+            blocks = self._wide_answer_blocks(index, values)
+        carry: np.ndarray | None = None
+        for block in blocks:
+            if carry is not None:
+                block = np.concatenate((carry, block))
+            # Hold back the last segment: it may go on in the next block.
+            last = np.flatnonzero(block[:, 0] != block[-1, 0])
+            cut = int(last[-1]) + 1 if len(last) else 0
+            carry = block[cut:]
+            if cut:
+                yield self._valued(block[:cut], index, values)
+        if carry is not None and len(carry):
+            yield self._valued(carry, index, values)
+
+    def _valued(
+        self, block: np.ndarray, index: dict[Any, int], values: list[frozenset[int]]
+    ) -> tuple[np.ndarray, ...]:
+        import numpy as np
+
+        if self.masks_fit():
+            masks, inverse = np.unique(block[:, 3], return_inverse=True)
+            lookup = []
+            for mask in masks.tolist():
+                found = index.get(mask)
+                if found is None:
+                    found = index[mask] = len(values)
+                    values.append(frozenset(n for n in range(64) if mask >> n & 1))
+                lookup.append(found)
+            value = np.asarray(lookup, dtype=np.int64)[inverse.reshape(-1)]
+        else:
+            value = block[:, 3]
+        return block[:, 0], block[:, 1], block[:, 2], value, block[:, 4]
+
+    def _wide_answer_blocks(
+        self, index: dict[Any, int], values: list[frozenset[int]]
+    ) -> Iterator[np.ndarray]:
+        """More labels than a mask holds: label ids as text, made value indexes here."""
+        import numpy as np
+
+        flags = (
+            f"CASE WHEN a.status = 'submitted' THEN {SUBMITTED} ELSE 0 END"
+            f" + CASE WHEN a.unsure THEN {UNSURE} ELSE 0 END"
+        )
+        sql = (
+            f"SELECT a.segment_id, {self._unit}, a.annotator_id, {self._label_ids('a')}, {flags}"
+            " FROM annotations_annotation a"
+            " JOIN articles_segment s ON s.id = a.segment_id"
+            " JOIN articles_article ar ON ar.id = s.article_id"
+            " WHERE a.project_id = %s ORDER BY a.segment_id, a.annotator_id"
+        )
+        rank = self.labels.rank
+        block: list[tuple[int, int, int, int, int]] = []
+        for segment, unit, annotator, ids, flag in self._stream(sql, [self.project.pk]):
+            found = index.get(ids)
+            if found is None:
+                found = index[ids] = len(values)
+                values.append(frozenset(rank[int(i)] for i in ids.split(",") if i))
+            block.append((segment, unit, annotator, found, flag))
+            if len(block) >= ANSWER_BLOCK_ROWS:
+                yield np.array(block, dtype=np.int64)
+                block = []
+        if block:
+            yield np.array(block, dtype=np.int64)
+
+    def gold_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each gold label's unit and label indicators, a block at a time."""
+        import numpy as np
+
+        width = len(self.labels.ids)
+        if not self.masks_fit():
+            for row in self._gold_rows(light=True):
+                ranks = [self.labels.slugs.index(slug) for slug in row[LABELS_INDEX]]
+                labels = np.zeros((1, width), dtype=np.int64)
+                labels[0, ranks] = 1
+                yield np.array([row[-1]], dtype=np.int64), labels
+            return
+        sql = (
+            f"SELECT CAST({self._unit} AS BIGINT),"
+            f" {self._mask_sql('annotations_goldlabellabel', 'gold_label_id', 'g.id')}"
+            " FROM annotations_goldlabel g"
+            " JOIN articles_segment s ON s.id = g.segment_id"
+            " JOIN articles_article ar ON ar.id = s.article_id"
+            " WHERE g.project_id = %s ORDER BY g.segment_id"
+        )
+        powers = np.left_shift(np.int64(1), np.arange(width, dtype=np.int64))
+        for block in self._int_blocks(sql, [self.project.pk], 2):
+            yield block[:, 0], ((block[:, 1:2] & powers) != 0).astype(np.int64)
+
+    def gold_sources_sql(self) -> tuple[str, list[Any]]:
+        return (
+            "SELECT source, COUNT(*) FROM annotations_goldlabel WHERE project_id = %s"
+            " GROUP BY source ORDER BY source",
+            [self.project.pk],
+        )
+
+    def _labels_json_sql(self, mask: str) -> tuple[str, list[Any]]:
+        """The JSON array of label slugs (label-set order) of a label mask: a lookup in one
+        array of every combination up to ``LOOKUP_LABELS`` labels, else built per row."""
+        encoded = [encode_json_string(slug) for slug in self.labels.slugs]
+        if len(encoded) <= LOOKUP_LABELS:
+            table = [
+                "[" + ",".join(e for n, e in enumerate(encoded) if combo >> n & 1) + "]"
+                for combo in range(1 << len(encoded))
+            ]
+            return f"(CAST(%s AS TEXT[]))[({mask}) + 1]", [table]
+        return (
+            "COALESCE((SELECT '[' || string_agg(e.j, ',' ORDER BY e.n) || ']'"
+            " FROM unnest(CAST(%s AS TEXT[])) WITH ORDINALITY e(j, n)"
+            f" WHERE ({mask}) & (CAST(1 AS BIGINT) << CAST(e.n - 1 AS INT)) <> 0), '[]')",
+            [encoded],
+        )
+
+    def lines_sql(
+        self, plan: _Plan | None, split_of: dict[int, int] | None
+    ) -> tuple[str, list[Any]]:
+        """PostgreSQL builds each row's JSON line (the same bytes as ``JsonlWriter``, which a
+        test checks); with ``split_of`` (unit -> split) each line starts with its split."""
+
+        def stamp(column: str) -> str:
+            # Python's isoformat(): microseconds only when there are any, then +00:00.
+            return (
+                f"replace(to_char({column} AT TIME ZONE 'UTC',"
+                """ 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '') || '+00:00'"""
+            )
+
+        text = "to_json({})::text".format
+        mode = self.options.labels
+        head: list[str] = []
+        joins = ""
+        if mode == "raw":
+            mask = self._mask_sql("annotations_annotationlabel", "annotation_id", "a.id")
+            if self.options.real_names:
+                names = (
+                    "SELECT d.annotator_id, u.username AS name FROM (SELECT DISTINCT annotator_id"
+                    " FROM annotations_annotation WHERE project_id = %s) d"
+                    " JOIN auth_user u ON u.id = d.annotator_id"
+                )
+            else:
+                names = (
+                    "SELECT annotator_id,"
+                    " 'annotator-' || row_number() OVER (ORDER BY annotator_id) AS name"
+                    " FROM (SELECT DISTINCT annotator_id FROM annotations_annotation"
+                    " WHERE project_id = %s) d"
+                )
+            head = [f"WITH names AS ({names})"]
+            source_rows = (
+                " FROM annotations_annotation a"
+                " JOIN names n ON n.annotator_id = a.annotator_id"
+                " JOIN articles_segment s ON s.id = a.segment_id"
+                " JOIN articles_article ar ON ar.id = s.article_id"
+            )
+            where = " WHERE a.project_id = %s ORDER BY a.segment_id, a.annotator_id"
+            tail = [
+                """',"annotator":'""",
+                text("n.name"),
+                """',"status":'""",
+                text("a.status"),
+                """',"unsure":'""",
+                "CASE WHEN a.unsure THEN 'true' ELSE 'false' END",
+                """',"comment":'""",
+                text("a.comment"),
+                """',"time_spent_ms":'""",
+                "a.time_spent_ms",
+                """',"version":'""",
+                "a.version",
+                """',"created_at":"'""",
+                stamp("a.created_at"),
+                """'","updated_at":"'""",
+                stamp("a.updated_at"),
+                """'"}'""",
+            ]
+            where_params: list[Any] = [self.project.pk]
+        elif mode == "majority":
+            assert plan is not None
+            mask = "k.mask"
+            source_rows = (
+                " FROM unnest(CAST(%s AS BIGINT[]), CAST(%s AS BIGINT[]), CAST(%s AS BIGINT[]))"
+                " k(segment_id, mask, n)"
+                " JOIN articles_segment s ON s.id = k.segment_id"
+                " JOIN articles_article ar ON ar.id = s.article_id"
+            )
+            where = " ORDER BY k.segment_id"
+            tail = ["""',"answers":'""", "k.n", "'}'"]
+            where_params = []
+        else:
+            mask = self._mask_sql("annotations_goldlabellabel", "gold_label_id", "g.id")
+            source_rows = (
+                " FROM annotations_goldlabel g"
+                " JOIN articles_segment s ON s.id = g.segment_id"
+                " JOIN articles_article ar ON ar.id = s.article_id"
+            )
+            where = " WHERE g.project_id = %s ORDER BY g.segment_id"
+            tail = ["""',"gold_source":'""", text("g.source"), "'}'"]
+            where_params = [self.project.pk]
+        units = sorted(split_of) if split_of is not None else []
+        if split_of is not None:
+            joins = (
+                " JOIN unnest(CAST(%s AS BIGINT[]), CAST(%s AS INT[])) sp(unit, split)"
+                f" ON sp.unit = {self._unit}"
+            )
+        labels, label_params = self._labels_json_sql(mask)
+        pieces = [
+            *(["sp.split"] if split_of is not None else []),
+            """'{"segment_id":'""",
+            "s.id",
+            """',"article_id":'""",
+            "s.article_id",
+            """',"external_id":'""",
+            text("ar.external_id"),
+            """',"title":'""",
+            text("ar.title"),
+            """',"url":'""",
+            text("ar.source_url"),
+            """',"published_at":'""",
+            "CASE WHEN ar.published_at IS NULL THEN 'null'"
+            f""" ELSE '"' || {stamp("ar.published_at")} || '"' END""",
+            """',"position":'""",
+            "s.position",
+            """',"start":'""",
+            "s.start",
+            """',"end":'""",
+            's."end"',
+            """',"text":'""",
+            text("s.text"),
+            """',"labels":'""",
+            labels,
+            *tail,
+        ]
+        # "||", not concat(): concat() looks up each argument's output function per row,
+        # four times slower here. Every piece is NOT NULL (or wrapped), else so is the line.
+        line = " || ".join(pieces)
+        sql = " ".join([*head, "SELECT", line, source_rows + joins + where])
+        head_params = [self.project.pk] if mode == "raw" else []
+        source_params = list(plan.kept) if mode == "majority" and plan else []
+        join_params = [units, [split_of[u] for u in units]] if split_of is not None else []
+        return sql, [*head_params, *label_params, *source_params, *join_params, *where_params]
 
     def _raw_rows(self, light: bool) -> Iterator[tuple[Any, ...]]:
         names = self._annotator_names()
@@ -927,10 +1285,295 @@ class _Source:
             self.skipped = {"no_gold_label": self._segment_total() - sum(sources.values())}
 
 
+# --- One pass over the answers: agreement, majorities, label counts per unit -------------
+
+# Label sets travel as bit masks in one BIGINT: up to this many labels (more: row by row).
+MASK_LABELS = 62
+# Up to this many labels, the JSON of every label set is looked up in one array (2**n items).
+LOOKUP_LABELS = 10
+ANSWER_BLOCK_ROWS = 50_000
+# The database's lines are written (and progress counted) about this many bytes at a time.
+COPY_BATCH_BYTES = 1 << 20
+SUBMITTED, UNSURE = 1, 2  # the flags column of the answer stream
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What one pass over a project's answers tells an export (``_Source.plan``)."""
+
+    values: list[frozenset[int]] = field(default_factory=list)  # label sets, as label ranks
+    answers: int = 0  # every answer, submitted or skipped: the rows of a raw export
+    submitted: int = 0
+    unanimous: int = 0  # segments with two or more submitted answers that all agree
+    counter: AgreementCounter | None = None  # over the submitted answers
+    # Label counts of the rows to write, per unit of articles (for splits and the card).
+    unit_counts: dict[int, np.ndarray] = field(default_factory=dict)
+    # majority: the rows to write, as segment ids, label masks and answers counted.
+    kept: tuple[list[int], list[int], list[int]] = field(default_factory=lambda: ([], [], []))
+    rows: int = 0  # rows the export writes
+    skipped: dict[str, int] = field(default_factory=dict)
+    gold_sources: Counter[str] = field(default_factory=Counter)
+
+
+def _add_unit_counts(counts: dict[int, np.ndarray], unit: np.ndarray, labels: np.ndarray) -> None:
+    """Add each row's label indicators (``labels``: rows x labels) to its unit's counts."""
+    import numpy as np
+
+    if not len(unit):
+        return
+    units, inverse = np.unique(unit, return_inverse=True)
+    sums = np.zeros((len(units), labels.shape[1]), dtype=np.int64)
+    np.add.at(sums, inverse, labels)
+    for key, row in zip(units.tolist(), sums, strict=True):
+        known = counts.get(key)
+        if known is None:
+            counts[key] = row
+        else:
+            known += row
+
+
+def _compose(sql: str, params: Sequence[Any]) -> Any:
+    """``sql`` with ``%s`` placeholders and ``params`` as one psycopg statement for COPY
+    (which takes no server-side parameters): psycopg quotes each value."""
+    from psycopg import sql as psql
+
+    template = sql.replace("{", "{{").replace("}", "}}").replace("%s", "{}")
+    return psql.SQL(template).format(*(psql.Literal(p) for p in params))
+
+
+def _copy_int_blocks(
+    conn: BaseDatabaseWrapper, sql: str, params: Sequence[Any], columns: int
+) -> Iterator[np.ndarray]:
+    """The rows of ``sql`` (``columns`` BIGINT columns, never null) as int64 arrays of shape
+    (rows, columns), a block at a time, by binary COPY: no Python object per row."""
+    import numpy as np
+    from psycopg import sql as psql
+
+    fields: list[tuple[str, str]] = [("n", ">i2")]
+    for i in range(columns):
+        fields += [(f"l{i}", ">i4"), (f"c{i}", ">i8")]
+    row = np.dtype(fields)
+    names = [f"c{i}" for i in range(columns)]
+
+    def parse(data: bytes) -> np.ndarray:
+        records = np.frombuffer(data, dtype=row)
+        return np.stack([records[name].astype(np.int64) for name in names], axis=1)
+
+    conn.ensure_connection()
+    pending = bytearray()
+    header = True
+    statement = psql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(_compose(sql, params))
+    with conn.connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for block in copy:
+            pending += block
+            if header:
+                if len(pending) < 19:
+                    continue
+                del pending[: 19 + int.from_bytes(pending[15:19], "big")]
+                header = False
+            whole = len(pending) // row.itemsize
+            if whole >= ANSWER_BLOCK_ROWS:
+                yield parse(bytes(pending[: whole * row.itemsize]))
+                del pending[: whole * row.itemsize]
+    whole = len(pending) // row.itemsize  # what is left is the two-byte trailer
+    if whole:
+        yield parse(bytes(pending[: whole * row.itemsize]))
+
+
+class _LineSink:
+    """A JSON Lines file written from finished lines: hashed and counted as it goes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("wb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.rows = 0
+
+    def write(self, data: bytes, rows: int) -> None:
+        self._hash.update(data)
+        self._file.write(data)
+        self.size += len(data)
+        self.rows += rows
+
+    def close(self) -> FileInfo:
+        self._file.close()
+        return FileInfo(self.path.name, self.size, self._hash.hexdigest(), self.rows)
+
+
+def _copy_lines(
+    conn: BaseDatabaseWrapper,
+    sql: str,
+    params: Sequence[Any],
+    sinks: Sequence[_LineSink],
+    progress: _Progress,
+) -> None:
+    """Stream the JSON lines that ``sql`` builds into ``sinks`` by COPY (text format).
+
+    With several sinks each line starts with its sink's digit, which is dropped. COPY's text
+    format doubles backslashes (the only character it escapes that a JSON line can hold:
+    the lines have no raw tab, newline or carriage return), so they are undoubled.
+    """
+    from psycopg import sql as psql
+
+    routed = len(sinks) > 1
+    conn.ensure_connection()
+    statement = psql.SQL("COPY ({}) TO STDOUT").format(_compose(sql, params))
+    parts: list[bytes] = []
+    size = 0
+
+    def flush() -> None:
+        data = b"".join(parts).replace(b"\\\\", b"\\")
+        parts.clear()
+        rows = data.count(b"\n")
+        if not routed:
+            sinks[0].write(data, rows)
+        else:
+            buckets: list[list[bytes]] = [[] for _ in sinks]
+            for line in data.split(b"\n")[:-1]:
+                buckets[line[0] - 48].append(line[1:])
+            for sink, lines in zip(sinks, buckets, strict=True):
+                if lines:
+                    sink.write(b"\n".join(lines) + b"\n", len(lines))
+        progress.step(rows)
+
+    with conn.connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for block in copy:  # one row a block
+            parts.append(bytes(block))
+            size += len(block)
+            if size >= COPY_BATCH_BYTES:
+                flush()
+                size = 0
+    if parts:
+        flush()
+
+
+def _plan(source: _Source, progress: _Progress, *, agreement: bool, majority: bool) -> _Plan:
+    """One pass over the project's answers, in segment order, a block of whole segments at
+    a time (vectorised: no Python per answer on PostgreSQL): the card's agreement figures,
+    and for a split or the database's lines, each unit's label counts and the majorities."""
+    import numpy as np
+
+    from .agreement import AgreementCounter
+
+    width = len(source.labels.ids)
+    plan = _Plan()
+    plan.counter = (
+        AgreementCounter(list(range(width)), multi_label=source.project.multi_label)
+        if agreement
+        else None
+    )
+    index: dict[Any, int] = {}
+    member = np.zeros((0, width), dtype=np.int64)  # value index -> label indicators
+    labels_mode = source.options.labels
+    exclude_unsure = source.options.exclude_unsure
+    enough = 0
+    no_majority = 0
+    powers = np.left_shift(np.int64(1), np.arange(width, dtype=np.int64)) if width else None
+
+    for segment, unit, coder, value, flags in source.answer_blocks(index, plan.values):
+        if len(plan.values) > len(member):
+            member = np.array(
+                [[rank in labels for rank in range(width)] for labels in plan.values],
+                dtype=np.int64,
+            ).reshape(len(plan.values), width)
+        plan.answers += len(segment)
+        progress.step(len(segment))
+        submitted = (flags & SUBMITTED) != 0
+        plan.submitted += int(submitted.sum())
+        if labels_mode == "raw":
+            _add_unit_counts(plan.unit_counts, unit, member[value])
+        seg_s, val_s = segment[submitted], value[submitted]
+        if len(seg_s):
+            starts = np.flatnonzero(np.r_[True, seg_s[1:] != seg_s[:-1]])
+            sizes = np.diff(np.r_[starts, len(seg_s)])
+            same = np.logical_and.reduceat(val_s == np.repeat(val_s[starts], sizes), starts)
+            plan.unanimous += int(np.count_nonzero(same & (sizes >= 2)))
+            if plan.counter is not None:
+                plan.counter.add_arrays(
+                    unit=seg_s, coder=coder[submitted], value=val_s, values=plan.values
+                )
+        if majority:
+            counted = submitted & ~((flags & UNSURE) != 0) if exclude_unsure else submitted
+            seg_c = segment[counted]
+            if not len(seg_c):
+                continue
+            starts = np.flatnonzero(np.r_[True, seg_c[1:] != seg_c[:-1]])
+            n = np.diff(np.r_[starts, len(seg_c)])
+            votes = np.add.reduceat(member[value[counted]], starts, axis=0)
+            chosen = 2 * votes > n[:, None]
+            masks = chosen.astype(np.int64) @ powers if width else np.zeros(len(n), np.int64)
+            ok = n >= source.min_answers
+            enough += int(ok.sum())
+            keep = ok & chosen.any(axis=1)
+            no_majority += int(np.count_nonzero(ok & ~keep))
+            plan.kept[0].extend(seg_c[starts][keep].tolist())
+            plan.kept[1].extend(masks[keep].tolist())
+            plan.kept[2].extend(n[keep].tolist())
+            _add_unit_counts(
+                plan.unit_counts, unit[counted][starts][keep], chosen[keep].astype(np.int64)
+            )
+
+    if labels_mode == "raw":
+        plan.rows = plan.answers
+    elif labels_mode == "majority":
+        plan.rows = len(plan.kept[0])
+        plan.skipped = {
+            "fewer_answers_than_min": source._segment_total() - enough,
+            "no_label_with_majority": no_majority,
+        }
+    else:
+        for unit, labels in source.gold_blocks():
+            _add_unit_counts(plan.unit_counts, unit, labels)
+            plan.rows += len(unit)
+        plan.gold_sources = Counter(dict(source._all(*source.gold_sources_sql())))
+        plan.skipped = {"no_gold_label": source._segment_total() - plan.rows}
+    return plan
+
+
+class _Silent:
+    """Progress that goes nowhere (``export_queries`` reads the answers without an export)."""
+
+    done = 0
+
+    def step(self, rows: int = 1) -> None:
+        pass
+
+    def expect(self, remaining: int) -> None:
+        pass
+
+
 def export_queries(
     conn: BaseDatabaseWrapper, project: Project, options: ExportOptions
 ) -> list[tuple[str, list[Any]]]:
-    """The row queries an export runs, in order (for the benchmark's COPY comparison)."""
+    """The rows an export reads, as plain queries (no JSON), in order: for the benchmark's
+    COPY comparison, the same joined rows, formatted by PostgreSQL as plain text.
+
+    On PostgreSQL: the answers once (folders, and majority or gold lines), then the rows
+    written with their plain columns (for majority the segments the answers kept, found
+    as the export finds them). Row by row (other formats): the queries it streams.
+    """
     source = _Source(conn, project, options)
-    full = source.query()
-    return [source.query(light=True), full] if options.split else [full]
+    fast = _fast(source) and options.format in ("jsonl", "folder")
+    if not fast:
+        full = source.query()
+        if options.format == "folder":
+            first = [source.answers_sql()] + ([source.query(light=True)] if options.split else [])
+            return [*first, full]
+        return [full]
+    queries = []
+    plan = None
+    if options.format == "folder" or options.labels != "raw":
+        queries.append(source.answers_sql())
+        plan = _plan(source, _Silent(), agreement=False, majority=options.labels == "majority")  # type: ignore[arg-type]
+    if options.labels != "majority":
+        return [*queries, source.query()]
+    assert plan is not None
+    sql = (
+        f"SELECT {source._segment_columns(False)}, k.mask, k.n"
+        " FROM unnest(CAST(%s AS BIGINT[]), CAST(%s AS BIGINT[]), CAST(%s AS BIGINT[]))"
+        " k(segment_id, mask, n)"
+        " JOIN articles_segment s ON s.id = k.segment_id"
+        " JOIN articles_article ar ON ar.id = s.article_id ORDER BY k.segment_id"
+    )
+    return [*queries, (sql, list(plan.kept))]

@@ -92,6 +92,7 @@ def test_progress_is_visible_to_others_while_the_export_runs(tmp_path, monkeypat
 
     monkeypatch.setattr(exports, "PROGRESS_SECONDS", 0)
     monkeypatch.setattr(exports, "FETCH_ROWS", 2)  # progress moves a chunk at a time
+    monkeypatch.setattr(exports, "COPY_BATCH_BYTES", 1)  # ... also for the database's lines
     project = labelled_project(name="Progress", slug="progress", articles=2, paragraphs=3)
     person = UserFactory(username="someone")
     label = project.label_set.labels.first()

@@ -326,7 +326,7 @@ def test_folder_with_splits_reads_back_with_its_card(answered, tmp_path) -> None
         assert heading in body
     assert "Use theme 1 when the segment is about it." in body
     assert "Unicode code points" in body
-    assert "12 segments have two or more submitted answers" in body
+    assert "on the 12 segments with two or more of them" in body
     export.refresh_from_db()
     assert export.status == Export.Status.SUCCEEDED
     assert export.rows_per_split == summary["rows_per_split"]
