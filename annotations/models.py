@@ -730,6 +730,8 @@ class ProjectFigures(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     computed_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # How far the running computation is, 0-100 (empty when none is running).
+    progress = models.PositiveSmallIntegerField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
 

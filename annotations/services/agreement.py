@@ -19,8 +19,13 @@ answers count like any other. Units with fewer than two ratings contribute nothi
 Every figure is ``None`` where it is undefined: no pairable ratings, or no variation at all
 (alpha and kappa divide by the expected disagreement, which is then zero).
 
-``AgreementCounter`` takes one unit at a time, so a project's answers can be streamed from
-the database in segment order without holding them; it keeps per-unit counts only.
+``agreement_from_arrays`` is what the project figures use: every rating is one row of three
+integer arrays (unit, coder, label-set value), and all counting is vectorised with numpy —
+pairs of ratings on the same unit are enumerated by offset within each unit, coincidences and
+kappa contingency tables are accumulated with ``np.unique``/``bincount``, and the few set
+operations left run once per distinct (pair of coders, value, value), not once per pair of
+ratings. ``AgreementCounter`` is the readable reference it is tested against (one unit at a
+time, set operations per pair); ``agreement_figures`` runs the fast path.
 """
 
 from __future__ import annotations
@@ -311,7 +316,156 @@ def _kappa(table: Counter[tuple[Any, Any]]) -> float | None:
 def agreement_figures(
     units: Iterable[Ratings], *, labels: Sequence[Hashable], multi_label: bool = True
 ) -> AgreementFigures:
-    """Every agreement figure over ``units`` (see the module docstring)."""
+    """Every agreement figure over ``units`` (see the module docstring), by the fast path."""
+    unit_rows: list[int] = []
+    coder_rows: list[int] = []
+    value_rows: list[int] = []
+    coders: dict[Any, int] = {}
+    values: dict[frozenset[Any], int] = {}
+    for number, ratings in enumerate(units):
+        for coder, value in ratings.items():
+            unit_rows.append(number)
+            coder_rows.append(coders.setdefault(coder, len(coders)))
+            value_rows.append(values.setdefault(frozenset(value), len(values)))
+    return agreement_from_arrays(
+        unit=np.array(unit_rows, dtype=np.int64),
+        coder=np.array(coder_rows, dtype=np.int64),
+        value=np.array(value_rows, dtype=np.int64),
+        coders=list(coders),
+        values=list(values),
+        labels=labels,
+        multi_label=multi_label,
+    )
+
+
+def agreement_from_arrays(
+    *,
+    unit: np.ndarray,
+    coder: np.ndarray,
+    value: np.ndarray,
+    coders: Sequence[Any],
+    values: Sequence[frozenset[Any]],
+    labels: Sequence[Hashable],
+    multi_label: bool = True,
+) -> AgreementFigures:
+    """The figures of ``AgreementCounter`` from one row per rating, vectorised.
+
+    ``unit``, ``coder`` and ``value`` are integer arrays of the same length, one entry per
+    rating (submitted answers only), grouped by unit (equal units adjacent) with at most one
+    rating per coder and unit; ``coders[c]`` is the key reported for coder index ``c`` and
+    ``values[v]`` the label set of value index ``v``. The result equals the reference's up to
+    floating-point summation order.
+    """
+    unit = np.asarray(unit, dtype=np.int64)
+    coder = np.asarray(coder, dtype=np.int64)
+    value = np.asarray(value, dtype=np.int64)
+    empty = AgreementFigures(
+        alpha_masi=None,
+        exact_agreement=None,
+        labels={label: LabelAgreement(None, None) for label in labels},
+        kappa={},
+        shared_units={},
+        units=0,
+        pairs=0,
+    )
+    if len(unit) < 2:
+        return empty
+    # Ratings per unit, then only the units with at least two.
+    starts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]])
+    sizes_all = np.diff(np.r_[starts, len(unit)])
+    keep = np.repeat(sizes_all >= 2, sizes_all)
+    unit, coder, value = unit[keep], coder[keep], value[keep]
+    sizes = sizes_all[sizes_all >= 2].astype(np.int64)
+    if not len(sizes):
+        return empty
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    size_of_row = np.repeat(sizes, sizes)
+    pairs = int((sizes * (sizes - 1) // 2).sum())
+
+    # Every pair of ratings on the same unit, once: row i with row i + d, d = 1 .. max - 1.
+    firsts, seconds = [], []
+    for d in range(1, int(sizes.max())):
+        same = np.flatnonzero(unit[:-d] == unit[d:])
+        firsts.append(same)
+        seconds.append(same + d)
+    first = np.concatenate(firsts)
+    second = np.concatenate(seconds)
+    v1, v2 = value[first], value[second]
+    exact_pairs = int(np.count_nonzero(v1 == v2))
+
+    # Per label: how many ratings of each unit have it.
+    label_figures = {}
+    for label in labels:
+        with_label = np.array([label in v for v in values], dtype=np.int64)
+        has = np.add.reduceat(with_label[value], starts)
+        label_figures[label] = LabelAgreement(
+            alpha=_nominal_alpha(sizes, has),
+            percent_agreement=_pooled_binary_agreement(sizes, has),
+        )
+
+    # Coincidences over the values that occur: every pair counted both ways, / (m - 1).
+    used, local = np.unique(value, return_inverse=True)
+    n_used = len(used)
+    local1, local2 = local[first], local[second]
+    pair_sizes = size_of_row[first]
+    coincidences = np.zeros((n_used, n_used))
+    for m in np.unique(pair_sizes):
+        chosen = pair_sizes == m
+        cells = np.bincount(
+            np.concatenate(
+                (local1[chosen] * n_used + local2[chosen], local2[chosen] * n_used + local1[chosen])
+            ),
+            minlength=n_used * n_used,
+        ).reshape(n_used, n_used)
+        coincidences += cells / (int(m) - 1)
+    alpha_masi = alpha_from_coincidences(coincidences, distances([values[v] for v in used]))
+
+    # Kappa: pairs of coders oriented by first appearance (as the reference), one
+    # contingency table per pair from the counts of (pair, value, value).
+    n_coders = int(coder.max()) + 1
+    seen_first = np.full(n_coders, len(coder), dtype=np.int64)
+    np.minimum.at(seen_first, coder, np.arange(len(coder)))
+    c1, c2 = coder[first], coder[second]
+    swap = seen_first[c1] > seen_first[c2]
+    c1, c2 = np.where(swap, c2, c1), np.where(swap, c1, c2)
+    w1, w2 = np.where(swap, v2, v1), np.where(swap, v1, v2)
+    n_values = len(values)
+    keys = ((c1 * n_coders + c2) * n_values + w1) * n_values + w2
+    combos, counts = np.unique(keys, return_counts=True)
+    tables: dict[tuple[Any, Any], Counter[tuple[Any, Any]]] = {}
+    shared: Counter[tuple[Any, Any]] = Counter()
+    n_labels = len(labels)
+    for key, count in zip(combos.tolist(), counts.tolist(), strict=True):
+        rest, b_value = divmod(key, n_values)
+        rest, a_value = divmod(rest, n_values)
+        a, b = divmod(rest, n_coders)
+        pair = (coders[a], coders[b])
+        shared[pair] += count
+        table = tables.setdefault(pair, Counter())
+        one, other = values[a_value], values[b_value]
+        if multi_label:
+            both = len(one & other)
+            table[True, True] += both * count
+            table[True, False] += (len(one) - both) * count
+            table[False, True] += (len(other) - both) * count
+            table[False, False] += (n_labels - len(one | other)) * count
+        else:
+            table[tuple(sorted(one)), tuple(sorted(other))] += count
+    return AgreementFigures(
+        alpha_masi=alpha_masi,
+        exact_agreement=exact_pairs / pairs if pairs else None,
+        labels=label_figures,
+        kappa={pair: _kappa(table) for pair, table in tables.items()},
+        shared_units=dict(shared),
+        units=len(sizes),
+        pairs=pairs,
+    )
+
+
+def agreement_figures_reference(
+    units: Iterable[Ratings], *, labels: Sequence[Hashable], multi_label: bool = True
+) -> AgreementFigures:
+    """The same figures by ``AgreementCounter`` (the reference the fast path is tested on)."""
     counter = AgreementCounter(labels, multi_label=multi_label)
     for ratings in units:
         counter.add(ratings)

@@ -8,23 +8,37 @@ per-annotator counts only, so memory does not grow with whole answer rows. It is
 
 from __future__ import annotations
 
-import statistics
+import math
 import time
-from array import array
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Count, Max, Q
-from django.db.models.functions import Length
+from django.db import connections, transaction
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    Func,
+    IntegerField,
+    Max,
+    Q,
+    QuerySet,
+    StringAgg,
+    Sum,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ..models import (
     Annotation,
+    AnnotationLabel,
     AnnotatorProgress,
     GoldLabel,
     Label,
@@ -37,104 +51,274 @@ FAST_DECISION_MS = 2_000
 # The progress chart has at most about this many points.
 TIMELINE_POINTS = 120
 STREAM_CHUNK = 5_000
+# Answers read between two progress reports (and numpy conversions).
+PROGRESS_CHUNK = 50_000
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(slots=True)
 class _Annotator:
-    submitted: int = 0
-    skipped: int = 0
-    unsure: int = 0
-    fast: int = 0
-    times_ms: array[int] = field(default_factory=lambda: array("l"))
-    gold_answers: int = 0
-    gold_matches: int = 0
+    submitted: int
+    skipped: int
+    unsure: int
+    fast: int
+    gold_answers: int
+    gold_matches: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    annotator_id: int
-    submitted: bool
-    unsure: bool
-    time_spent_ms: int
-    created_at: datetime
-    labels: frozenset[int]
-    commented: bool
+class EpochHour(Func):
+    """Whole hours since 1970-01-01 UTC of a datetime column (``int(ts.timestamp()) // 3600``)."""
+
+    arity = 1
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "FLOOR(EXTRACT(EPOCH FROM %(expressions)s) / 3600)::bigint"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django stores UTC text; unixepoch() (SQLite 3.38+) reads it as UTC.
+        template = "(unixepoch(%(expressions)s) / 3600)"
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
-def _answers_by_segment(project: Project) -> Iterator[tuple[int, list[_Answer]]]:
-    """The project's answers, grouped by segment, streamed in segment order.
+@dataclass(slots=True)
+class _Columns:
+    """The project's answers as arrays, one entry per answer, in (segment, annotator) order."""
 
-    One row per (answer, label), skips with a null label (a LEFT JOIN), ordered so that an
-    answer's rows are adjacent.
+    segment: np.ndarray
+    annotator: np.ndarray  # user ids
+    submitted: np.ndarray  # bool
+    unsure: np.ndarray  # bool
+    time_ms: np.ndarray
+    hour: np.ndarray  # EpochHour of created_at
+    value: np.ndarray  # index into ``values``: the answer's label set
+    commented: np.ndarray  # bool
+    values: list[frozenset[int]]  # label sets (of label ids), by value index
+    value_of: dict[str | None, int]  # the database's label-id list -> value index
+
+
+def _value_index(raw: str | None, columns: _Columns, known: dict[frozenset[int], int]) -> int:
+    labels = frozenset(int(part) for part in raw.split(",")) if raw else frozenset()
+    index = known.get(labels)
+    if index is None:
+        index = known[labels] = len(columns.values)
+        columns.values.append(labels)
+    columns.value_of[raw] = index
+    return index
+
+
+# PostgreSQL: rows come back as one int8[] per column for each group of ids of this size,
+# read with np.frombuffer (no Python object per value).
+ARRAY_GROUP = 100_000
+_INT8_ARRAY_OID = 1016
+
+
+def _int8_array_loader() -> type:
+    """A psycopg binary loader of int8[] without nulls as an int64 numpy array."""
+    import numpy as np
+    from psycopg.adapt import Loader
+    from psycopg.pq import Format
+
+    # A one-dimensional binary array: ndim, has-null flag, element type, size, lower bound
+    # (5 x int32), then per element its length (int32) and its value (int64), big-endian.
+    element = np.dtype([("length", ">i4"), ("value", ">i8")])
+
+    class Int8ArrayLoader(Loader):
+        format = Format.BINARY
+
+        def load(self, data: Any) -> np.ndarray:
+            return np.frombuffer(data, dtype=element, offset=20)["value"].astype(np.int64)
+
+    return Int8ArrayLoader
+
+
+def _int_columns(
+    rows: QuerySet[Any, Any], width: int, *, progress: Callable[[int], None] | None = None
+) -> np.ndarray:
+    """The rows of ``rows`` (a ``values_list`` of ``width`` non-null integer expressions,
+    the first one an id) as an (n, width) int64 array, in no particular order.
+
+    PostgreSQL: the query grouped by ``id / ARRAY_GROUP``, each column aggregated into an
+    int8[] (one aggregate node feeds every column the same rows in the same order), loaded
+    in binary straight into numpy. Elsewhere: the same SQL, ``fetchmany`` into arrays.
+    ``progress`` gets the rows read so far, after each group or chunk.
     """
-    rows = (
+    import numpy as np
+
+    report = progress or (lambda read: None)
+    sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    connection = connections[rows.db]
+    parts: list[np.ndarray] = []
+    read = 0
+    if connection.vendor == "postgresql":
+        names = ", ".join(f"c{n}" for n in range(width))
+        aggregates = ", ".join(f"array_agg(c{n})" for n in range(width))
+        grouped = (
+            f"SELECT {aggregates} FROM ({sql}) AS answer_rows ({names}) GROUP BY c0 / {ARRAY_GROUP}"
+        )
+        import psycopg
+
+        connection.ensure_connection()
+        # A server-side-binding cursor (Django's own binds on the client, text only).
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.adapters.register_loader(_INT8_ARRAY_OID, _int8_array_loader())
+            for group in cursor.stream(grouped, params, binary=True):
+                parts.append(np.column_stack(group))
+                read += len(group[0])
+                report(read)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            while chunk := cursor.fetchmany(PROGRESS_CHUNK):
+                parts.append(np.array(chunk, dtype=np.int64).reshape(len(chunk), width))
+                read += len(chunk)
+                report(read)
+    if not parts:
+        return np.zeros((0, width), dtype=np.int64)
+    return np.concatenate(parts)
+
+
+def _answer_columns(project: Project, *, progress: Callable[[int], None]) -> _Columns:
+    """Two plain reads, no sort and no grouping in the database: the answers (one row of
+    integers each), then their labels; numpy puts them in (segment, annotator) order and
+    finds each answer's label set (its value index)."""
+    import numpy as np
+
+    def big(expression: Any) -> Cast:
+        return Cast(expression, BigIntegerField())
+
+    def flag(condition: Q, bit: int) -> Case:
+        return Case(When(condition, then=Value(bit)), default=Value(0), output_field=IntegerField())
+
+    flags = (
+        flag(Q(status=Annotation.Status.SUBMITTED), 1)
+        + flag(Q(unsure=True), 2)
+        # Whether there is a comment, not its text (rare, and up to 2,000 characters).
+        + flag(~Q(comment=""), 4)
+    )
+    answers = _int_columns(
         Annotation.objects.filter(project=project)
-        .order_by("segment_id", "annotator_id")
+        .order_by()
         .values_list(
-            "segment_id",
-            "annotator_id",
-            "status",
-            "unsure",
-            "time_spent_ms",
-            "created_at",
-            "annotationlabel__label_id",
-            # Whether there is a comment, not its text (rare, and up to 2,000 characters).
-            Length("comment"),
-        )
-        .iterator(chunk_size=STREAM_CHUNK)
+            big("id"),
+            big("segment_id"),
+            big("annotator_id"),
+            big(flags),
+            big("time_spent_ms"),
+            EpochHour("created_at"),
+        ),
+        6,
+        progress=progress,
     )
-    segment: int | None = None
-    answers: list[_Answer] = []
-    key: tuple[int, int] | None = None
-    labels: set[int] = set()
-    head: tuple[Any, ...] = ()
-
-    def answer() -> _Answer:
-        return _Answer(
-            annotator_id=head[1],
-            submitted=head[2] == Annotation.Status.SUBMITTED,
-            unsure=head[3],
-            time_spent_ms=head[4],
-            created_at=head[5],
-            labels=frozenset(labels),
-            commented=bool(head[7]),
-        )
-
-    for row in rows:
-        if (row[0], row[1]) != key:
-            if key is not None:
-                answers.append(answer())
-            if row[0] != segment:
-                if segment is not None:
-                    yield segment, answers
-                segment, answers = row[0], []
-            key, head, labels = (row[0], row[1]), row, set()
-        if row[6] is not None:
-            labels.add(row[6])
-    if key is not None:
-        answers.append(answer())
-        yield segment, answers  # type: ignore[misc]
+    links = _int_columns(
+        AnnotationLabel.objects.filter(annotation__project=project)
+        .order_by()
+        .values_list(big("annotation_id"), big("label_id")),
+        2,
+    )
+    # (segment, annotator) order: one argsort of a combined key (annotators numbered first).
+    annotator_ids, coder = np.unique(answers[:, 2], return_inverse=True)
+    order = np.argsort(answers[:, 1] * len(annotator_ids) + coder.reshape(-1))
+    answers = answers[order]
+    flag_values = answers[:, 3]
+    columns = _Columns(
+        segment=answers[:, 1].copy(),
+        annotator=answers[:, 2].copy(),
+        submitted=(flag_values & 1) != 0,
+        unsure=(flag_values & 2) != 0,
+        time_ms=answers[:, 4].copy(),
+        hour=answers[:, 5].copy(),
+        value=np.zeros(len(answers), dtype=np.int64),
+        commented=(flag_values & 4) != 0,
+        values=[frozenset()],
+        value_of={},
+    )
+    if len(links):
+        columns.value = _label_set_values(answers[:, 0], links, columns.values)
+    columns.value_of = {_raw(labels): index for index, labels in enumerate(columns.values)}
+    return columns
 
 
-def _gold_sets(project: Project) -> Iterator[tuple[int, frozenset[int]]]:
-    """Each gold label's segment and label set, streamed in segment order."""
-    rows = (
+def _label_set_values(
+    ids: np.ndarray, links: np.ndarray, values: list[frozenset[int]]
+) -> np.ndarray:
+    """Each answer's label set as an index into ``values`` (extended with the sets found;
+    ``values[0]`` is the empty set): ``ids`` are the answers' ids, ``links`` their
+    (answer id, label id) rows.
+
+    Each labelled answer's labels, sorted, become the digits of one integer in base
+    (labels + 1), so equal integers are equal sets and one ``np.unique`` numbers them
+    (a padded matrix and ``np.unique(axis=0)`` when that integer would not fit in 63 bits).
+    """
+    import numpy as np
+
+    by_id = np.argsort(ids)
+    row_of = by_id[np.searchsorted(ids, links[:, 0], sorter=by_id)]
+    label_ids, label_digit = np.unique(links[:, 1], return_inverse=True)
+    base = len(label_ids) + 1
+    order = np.argsort(row_of * base + label_digit.reshape(-1))
+    row_of, digit = row_of[order], label_digit.reshape(-1)[order] + 1
+    first = np.ones(len(row_of), dtype=bool)
+    first[1:] = row_of[1:] != row_of[:-1]
+    starts = np.flatnonzero(first)
+    group = np.cumsum(first) - 1
+    rank = np.arange(len(row_of)) - starts[group]
+    width = int(rank.max()) + 1
+    if width * math.log2(base) < 62:
+        code = np.zeros(len(starts), dtype=np.int64)
+        np.add.at(code, group, digit * base**rank)
+        codes, which = np.unique(code, return_inverse=True)
+        digits = [[int(c) // base**n % base for n in range(width)] for c in codes.tolist()]
+    else:
+        matrix = np.zeros((len(starts), width), dtype=np.int64)
+        matrix[group, rank] = digit
+        rows, which = np.unique(matrix, axis=0, return_inverse=True)
+        digits = rows.tolist()
+    known = len(values)
+    values += [frozenset(int(label_ids[d - 1]) for d in row if d) for row in digits]
+    value = np.zeros(len(ids), dtype=np.int64)
+    value[row_of[starts]] = which.reshape(-1) + known
+    return value
+
+
+def _raw(labels: frozenset[int]) -> str | None:
+    return ",".join(str(label) for label in sorted(labels)) or None
+
+
+def _gold_values(project: Project, columns: _Columns) -> tuple[np.ndarray, np.ndarray]:
+    """The segments with a gold label (sorted) and each one's value index."""
+    import numpy as np
+
+    rows = list(
         GoldLabel.objects.filter(project=project)
+        .values("pk")
+        .annotate(label_list=StringAgg(Cast("goldlabellabel__label_id", TextField()), Value(",")))
         .order_by("segment_id")
-        .values_list("segment_id", "goldlabellabel__label_id")
-        .iterator(chunk_size=STREAM_CHUNK)
+        .values_list("segment_id", "label_list")
     )
-    segment: int | None = None
-    labels: set[int] = set()
-    for segment_id, label_id in rows:
-        if segment_id != segment:
-            if segment is not None:
-                yield segment, frozenset(labels)
-            segment, labels = segment_id, set()
-        if label_id is not None:
-            labels.add(label_id)
-    if segment is not None:
-        yield segment, frozenset(labels)
+    known = {labels: index for index, labels in enumerate(columns.values)}
+    value_of = columns.value_of
+    segments = np.array([segment for segment, _ in rows], dtype=np.int64)
+    values = np.array(
+        [
+            value_of[raw] if raw in value_of else _value_index(raw, columns, known)
+            for _, raw in rows
+        ],
+        dtype=np.int64,
+    )
+    return segments, values
+
+
+def _median(ordered: np.ndarray) -> float:
+    """``statistics.median`` of sorted integers."""
+    n = len(ordered)
+    middle = n // 2
+    if n % 2:
+        return int(ordered[middle])
+    return (int(ordered[middle - 1]) + int(ordered[middle])) / 2
 
 
 def _timeline(answer_hours: Counter[int], complete_hours: Counter[int]) -> dict[str, Any]:
@@ -169,65 +353,119 @@ def _hour(moment: datetime) -> int:
     return int(moment.timestamp()) // 3600
 
 
-def project_figures(*, project: Project) -> dict[str, Any]:
+def project_figures(
+    *, project: Project, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
     """Every team figure of ``project``, JSON-ready.
 
     ``report`` is the object ``project_report --json`` prints; ``distribution`` (submitted
     answers per label slug), ``kappa_shared`` (segments each pair both answered),
-    ``timeline`` and ``answers_read`` are for the dashboard.
+    ``timeline`` and ``answers_read`` are for the dashboard. ``progress`` is called with the
+    number of answers read so far, every ``PROGRESS_CHUNK`` answers.
+
+    One streaming read of the answers (labels aggregated per answer by the database) into
+    numpy arrays; every count below is vectorised (``bincount``/``reduceat`` per annotator
+    or per segment), agreement by ``agreement_from_arrays``.
     """
     # Imported here: scikit-learn, nltk and numpy take seconds and ~120 MB to load, which
     # web processes (the dashboard only reads stored figures) should not pay.
-    from .agreement import AgreementCounter
+    import numpy as np
+
+    from .agreement import agreement_from_arrays
 
     labels = list(Label.objects.filter(label_set_id=project.label_set_id))
     slugs = {label.pk: label.slug for label in labels}
     k = project.annotators_per_segment
-    counter = AgreementCounter([label.pk for label in labels], multi_label=project.multi_label)
-    annotators: dict[int, _Annotator] = {}
-    distribution: Counter[int] = Counter()
-    answer_hours: Counter[int] = Counter()
-    complete_hours: Counter[int] = Counter()
-    segments_complete = answers_read = awaiting_review = 0
-    gold = _gold_sets(project)
-    next_gold = next(gold, None)
+    columns = _answer_columns(project, progress=progress or (lambda read: None))
+    gold_segments, gold_values = _gold_values(project, columns)
+    answers_read = len(columns.segment)
+    submitted = columns.submitted
 
-    for segment_id, answers in _answers_by_segment(project):
-        while next_gold is not None and next_gold[0] < segment_id:
-            next_gold = next(gold, None)
-        gold_labels = next_gold[1] if next_gold and next_gold[0] == segment_id else None
-        ratings = {}
-        submitted_times = []
-        for answer in answers:
-            answers_read += 1
-            counts = annotators.get(answer.annotator_id)
-            if counts is None:
-                counts = annotators[answer.annotator_id] = _Annotator()
-            counts.times_ms.append(answer.time_spent_ms)
-            counts.unsure += answer.unsure
-            counts.fast += answer.time_spent_ms < FAST_DECISION_MS
-            if not answer.submitted:
-                counts.skipped += 1
-                continue
-            counts.submitted += 1
-            ratings[answer.annotator_id] = answer.labels
-            distribution.update(answer.labels)
-            submitted_times.append(answer.created_at)
-            answer_hours[_hour(answer.created_at)] += 1
-            if gold_labels is not None:
-                counts.gold_answers += 1
-                counts.gold_matches += answer.labels == gold_labels
-        counter.add(ratings)
-        flagged = any(answer.unsure or answer.commented for answer in answers)
-        if (
-            gold_labels is None
-            and len(ratings) >= k
-            and (flagged or len(set(ratings.values())) > 1)
-        ):
-            awaiting_review += 1
-        if len(submitted_times) >= k:
-            segments_complete += 1
-            complete_hours[_hour(sorted(submitted_times)[k - 1])] += 1
+    # Per annotator.
+    annotator_ids, coder = np.unique(columns.annotator, return_inverse=True)
+    n_coders = len(annotator_ids)
+
+    def per_annotator(mask: np.ndarray) -> list[int]:
+        return np.bincount(coder[mask], minlength=n_coders).tolist()
+
+    # Each answer's segment's gold value, or -1.
+    if len(gold_segments):
+        at = np.minimum(np.searchsorted(gold_segments, columns.segment), len(gold_segments) - 1)
+        has_gold = gold_segments[at] == columns.segment
+        answer_gold = np.where(has_gold, gold_values[at], -1)
+    else:
+        has_gold = np.zeros(answers_read, dtype=bool)
+        answer_gold = np.full(answers_read, -1)
+    scored = submitted & has_gold
+    by_coder = np.lexsort((columns.time_ms, coder))
+    times = columns.time_ms[by_coder]
+    bounds = np.r_[0, np.cumsum(np.bincount(coder, minlength=n_coders))].tolist()
+    annotators = {
+        int(pk): _Annotator(
+            submitted=s, skipped=n, unsure=u, fast=f, gold_answers=g, gold_matches=m
+        )
+        for pk, s, n, u, f, g, m in zip(
+            annotator_ids.tolist(),
+            per_annotator(submitted),
+            per_annotator(~submitted),
+            per_annotator(columns.unsure),
+            per_annotator(columns.time_ms < FAST_DECISION_MS),
+            per_annotator(scored),
+            per_annotator(scored & (columns.value == answer_gold)),
+            strict=True,
+        )
+    }
+    medians = {
+        int(pk): _median(times[bounds[i] : bounds[i + 1]])
+        for i, pk in enumerate(annotator_ids.tolist())
+    }
+    value_counts = np.bincount(columns.value[submitted], minlength=len(columns.values)).tolist()
+    distribution: Counter[int] = Counter()
+    for labels_of_value, count in zip(columns.values, value_counts, strict=True):
+        for label_id in labels_of_value:
+            distribution[label_id] += count
+    hours, per_hour = np.unique(columns.hour[submitted], return_counts=True)
+    answer_hours = Counter(dict(zip(hours.tolist(), per_hour.tolist(), strict=True)))
+
+    # Per segment (answers are in segment order).
+    new_segment = np.ones(answers_read, dtype=bool)
+    new_segment[1:] = columns.segment[1:] != columns.segment[:-1]
+    segment_of = np.cumsum(new_segment) - 1
+    starts = np.flatnonzero(new_segment)
+    n_segments = len(starts)
+    if n_segments:
+        ratings = np.add.reduceat(submitted.astype(np.int64), starts)
+        flagged = np.maximum.reduceat(columns.unsure | columns.commented, starts)
+    else:
+        ratings, flagged = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    lowest = np.full(n_segments, len(columns.values))
+    highest = np.full(n_segments, -1)
+    np.minimum.at(lowest, segment_of[submitted], columns.value[submitted])
+    np.maximum.at(highest, segment_of[submitted], columns.value[submitted])
+    segment_gold = has_gold[starts]
+    awaiting_review = int(
+        np.count_nonzero(~segment_gold & (ratings >= k) & (flagged | (highest > lowest)))
+    )
+    # Complete: at least k submitted answers; it became complete at its k-th earliest one.
+    complete = ratings >= k
+    segments_complete = int(np.count_nonzero(complete))
+    submitted_segment = segment_of[submitted]
+    submitted_hours = columns.hour[submitted]
+    in_order = np.lexsort((submitted_hours, submitted_segment))
+    first_submitted = np.cumsum(ratings) - ratings
+    kth = first_submitted[complete] + (k - 1 if k > 0 else ratings[complete] - 1)
+    hours, per_hour = np.unique(submitted_hours[in_order][kth], return_counts=True)
+    complete_hours = Counter(dict(zip(hours.tolist(), per_hour.tolist(), strict=True)))
+
+    figures = agreement_from_arrays(
+        unit=submitted_segment,
+        coder=coder[submitted],
+        value=columns.value[submitted],
+        coders=annotator_ids.tolist(),
+        values=columns.values,
+        labels=[label.pk for label in labels],
+        multi_label=project.multi_label,
+    )
 
     names = dict(
         get_user_model()
@@ -241,7 +479,6 @@ def project_figures(*, project: Project) -> dict[str, Any]:
         .annotate(last=Max("updated_at"))
         .values_list("annotator_id", "last")
     )
-    figures = counter.figures()
     order = sorted(annotators, key=lambda pk: names[pk])
     kappa: dict[str, dict[str, float | None]] = {names[pk]: {} for pk in order}
     shared: dict[str, dict[str, int]] = {names[pk]: {} for pk in order}
@@ -260,7 +497,7 @@ def project_figures(*, project: Project) -> dict[str, Any]:
             "submitted": stats.submitted,
             "skipped": stats.skipped,
             "unsure": stats.unsure,
-            "median_seconds": round(statistics.median(stats.times_ms) / 1000, 1),
+            "median_seconds": round(medians[pk] / 1000, 1),
             "last_active": moment.isoformat() if moment else None,
             "agreement_with_gold": (
                 stats.gold_matches / stats.gold_answers if stats.gold_answers else None
@@ -323,6 +560,8 @@ FIGURES_MAX_AGE = timedelta(seconds=60)
 FIGURES_LOST_AFTER = timedelta(minutes=15)
 # "N answers changed since" is counted up to this many (an index range, not a full count).
 CHANGED_SINCE_CAP = 1_000
+# "N awaiting review" likewise, up to this many.
+AWAITING_CAP = 10_000
 
 
 def figures_request(*, project: Project) -> bool:
@@ -343,7 +582,7 @@ def figures_request(*, project: Project) -> bool:
         queued = (
             ProjectFigures.objects.filter(pk=row.pk)
             .exclude(busy)
-            .update(status=ProjectFigures.Status.QUEUED, requested_at=now)
+            .update(status=ProjectFigures.Status.QUEUED, requested_at=now, progress=None)
         )
         if not queued:
             return False
@@ -352,24 +591,47 @@ def figures_request(*, project: Project) -> bool:
 
 
 def figures_refresh(*, project_id: int) -> None:
-    """Compute ``project_id``'s figures and store them (the background task's body)."""
+    """Compute ``project_id``'s figures and store them (the background task's body).
+
+    While it reads the answers, ``progress`` (percent) is updated every ``PROGRESS_CHUNK``
+    answers for the dashboard; the answers expected are the live per-person counts.
+    """
     started_at = timezone.now()
     rows = ProjectFigures.objects.filter(project_id=project_id)
-    rows.update(status=ProjectFigures.Status.RUNNING, started_at=started_at)
+    rows.update(status=ProjectFigures.Status.RUNNING, started_at=started_at, progress=0)
     project = Project.objects.select_related("collection").filter(pk=project_id).first()
     if project is None:
         return
+    counts = AnnotatorProgress.objects.filter(project=project).aggregate(
+        submitted=Sum("submitted"), skipped=Sum("skipped")
+    )
+    expected = (counts["submitted"] or 0) + (counts["skipped"] or 0)
+    shown = 0
+
+    def progress(read: int) -> None:
+        nonlocal shown
+        # Reading is most of the work; the last tenth is the arithmetic after it.
+        percent = min(90, 90 * read // expected) if expected else 0
+        if percent > shown:
+            shown = percent
+            rows.update(progress=percent)
+
     clock = time.perf_counter()
     try:
-        data = project_figures(project=project)
+        data = project_figures(project=project, progress=progress)
     except Exception as error:
-        rows.update(status=ProjectFigures.Status.FAILED, error=f"{type(error).__name__}: {error}")
+        rows.update(
+            status=ProjectFigures.Status.FAILED,
+            progress=None,
+            error=f"{type(error).__name__}: {error}",
+        )
         raise
     rows.update(
         status=ProjectFigures.Status.DONE,
         data=data,
         computed_at=started_at,
         duration_ms=round((time.perf_counter() - clock) * 1000),
+        progress=None,
         error="",
     )
 
@@ -392,7 +654,7 @@ class Dashboard:
     skipped: int
     changed_since: int  # answers created or edited after the figures were computed (capped)
     refresh_queued: bool
-    gold: dict[str, int | None]  # gold labels by source (live), awaiting review (computed)
+    gold: dict[str, int]  # gold labels by source and segments awaiting review, all live
 
     @property
     def busy(self) -> bool:
@@ -465,8 +727,13 @@ def dashboard_read(*, project: Project, refresh: bool = True) -> Dashboard:
         skipped=sum(row.skipped for row in progress),
         changed_since=changed,
         refresh_queued=queued,
-        gold={
-            **gold_counts(project=project),
-            "awaiting_review": data.get("report", {}).get("gold", {}).get("awaiting_review"),
-        },
+        gold={**gold_counts(project=project), "awaiting_review": _awaiting_review(project)},
     )
+
+
+def _awaiting_review(project: Project) -> int:
+    """Segments in the review queue, live, counted up to a cap (on the queue's partial index,
+    so it costs what the queue costs, not a pass over the segments)."""
+    from .review import review_queue
+
+    return review_queue(project).order_by()[:AWAITING_CAP].count()

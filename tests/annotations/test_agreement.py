@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import krippendorff
@@ -10,7 +11,12 @@ import pytest
 from nltk.metrics.agreement import AnnotationTask
 from nltk.metrics.distance import masi_distance
 
-from annotations.services.agreement import agreement_figures, set_distance
+from annotations.services.agreement import (
+    AgreementFigures,
+    agreement_figures,
+    agreement_figures_reference,
+    set_distance,
+)
 
 A, B, AB = frozenset("a"), frozenset("b"), frozenset("ab")
 LABELS = ["a", "b", "c"]  # nobody uses "c"
@@ -208,3 +214,50 @@ def test_label_alpha_matches_the_package_on_reliability_data(seed) -> None:
     else:
         theirs = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
         assert ours == pytest.approx(theirs)
+
+
+def _assert_same_figures(fast: AgreementFigures, reference: AgreementFigures) -> None:
+    def same(a: float | None, b: float | None) -> bool:
+        return (a is None and b is None) or (
+            a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+        )
+
+    assert (fast.units, fast.pairs) == (reference.units, reference.pairs)
+    assert same(fast.alpha_masi, reference.alpha_masi)
+    assert same(fast.exact_agreement, reference.exact_agreement)
+    assert list(fast.labels) == list(reference.labels)
+    for label, figures in reference.labels.items():
+        assert same(fast.labels[label].alpha, figures.alpha), label
+        assert fast.labels[label].percent_agreement == figures.percent_agreement, label
+    assert fast.shared_units == reference.shared_units
+    assert set(fast.kappa) == set(reference.kappa)
+    for pair, kappa in reference.kappa.items():
+        assert same(fast.kappa[pair], kappa), pair
+
+
+def _random_rating_units(seed: int, labels: str) -> list[dict[str, frozenset[str]]]:
+    """Random units with missing ratings: 0 to 7 coders of 9, label sets of 0 to 3 labels."""
+    rng = random.Random(seed)
+    units = []
+    for _ in range(rng.randint(0, 120)):
+        coders = rng.sample("PQRSTUVWX", rng.randint(0, 7))
+        units.append(
+            {
+                coder: frozenset(rng.sample(labels, rng.randint(0, min(3, len(labels)))))
+                for coder in coders
+            }
+        )
+    return units
+
+
+@pytest.mark.parametrize("multi_label", [True, False])
+@pytest.mark.parametrize("seed", range(15))
+def test_the_fast_path_equals_the_reference_on_random_data(seed, multi_label) -> None:
+    labels = "abcde"
+    units = _random_rating_units(seed, labels if multi_label else "ab")
+    if not multi_label:  # one label (or none) per answer
+        units = [{c: frozenset(sorted(v)[:1]) for c, v in unit.items()} for unit in units]
+    _assert_same_figures(
+        agreement_figures(units, labels=list(labels), multi_label=multi_label),
+        agreement_figures_reference(units, labels=list(labels), multi_label=multi_label),
+    )

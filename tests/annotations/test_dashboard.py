@@ -202,7 +202,7 @@ def test_a_failed_computation_is_shown_and_not_retried_by_itself(
 ) -> None:
     settings.TASKS = IMMEDIATE
 
-    def broken(*, project):
+    def broken(*, project, progress=None):
         raise RuntimeError("the database went away")
 
     monkeypatch.setattr(reports, "project_figures", broken)
@@ -255,11 +255,11 @@ def test_page_queries_do_not_grow_with_the_data(
     client.force_login(manager)
     # session, user, project gate, figures, progress with names, changed-since, gold
     # counts, labels
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         client.get(url(disagreeing))
     _grow(disagreeing, 4)
     reports.figures_refresh(project_id=disagreeing.pk)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         response = client.get(url(disagreeing), HTTP_HX_REQUEST="true")
     assert b"extra3" in response.content
 
@@ -275,7 +275,8 @@ def test_gold_counts_are_live(client, reviewer, disagreeing) -> None:
     page = client.get(url(disagreeing), HTTP_HX_REQUEST="true").content.decode()
 
     assert '<span class="tile-value" id="gold-total">1</span>' in page
-    assert "0 unanimous, 0 majority, 1 adjudicated; — awaiting review" in page
+    assert "0 unanimous, 0 majority, 1 adjudicated;" in page
+    assert '<span id="awaiting-review">0</span> awaiting review' in page
 
 
 @pytest.mark.django_db(transaction=True)
@@ -291,3 +292,53 @@ def test_figures_computed_inline_show_on_the_same_response(
 
     assert "Figures as of" in page
     assert "<polyline" in page
+
+
+@pytest.mark.django_db
+def test_a_running_computation_reports_its_progress(disagreeing, monkeypatch) -> None:
+    monkeypatch.setattr(reports, "PROGRESS_CHUNK", 4)  # 12 answers: a report every 4
+    real = reports.project_figures
+    seen = []
+
+    def watched(*, project, progress):
+        def report(read: int) -> None:
+            progress(read)
+            figures = ProjectFigures.objects.get(project=project)
+            seen.append((read, figures.status, figures.progress))
+
+        return real(project=project, progress=report)
+
+    monkeypatch.setattr(reports, "project_figures", watched)
+    ProjectFigures.objects.create(project=disagreeing)
+    reports.figures_refresh(project_id=disagreeing.pk)
+
+    # (PostgreSQL reports per block of its COPY stream, so possibly only at the end.)
+    assert seen[-1] == (12, "running", 90)
+    assert all(status == "running" and percent == 90 * read // 12 for read, status, percent in seen)
+    figures = ProjectFigures.objects.get(project=disagreeing)
+    assert figures.status == ProjectFigures.Status.DONE
+    assert figures.progress is None
+
+
+@pytest.mark.django_db
+def test_the_page_shows_the_progress_and_the_freshness_while_computing(
+    client, manager, disagreeing
+) -> None:
+    computed = timezone.now() - timedelta(minutes=5)
+    ProjectFigures.objects.create(
+        project=disagreeing,
+        status=ProjectFigures.Status.RUNNING,
+        requested_at=timezone.now(),
+        started_at=timezone.now(),
+        computed_at=computed,
+        progress=42,
+        data={"report": {}},
+    )
+    client.force_login(manager)
+
+    body = client.get(url(disagreeing), headers={"HX-Request": "true"}).content.decode()
+
+    assert "computing figures… 42 %" in body
+    assert '<progress max="100" value="42"' in body
+    assert "Figures as of" in body and "5\xa0minutes ago" in body
+    assert 'hx-trigger="every 2s"' in body

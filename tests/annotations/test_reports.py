@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotations.models import Annotation, GoldLabel, GoldLabelLabel, Label
+from annotations.models import Annotation, AnnotationLabel, GoldLabel, GoldLabelLabel, Label
 from annotations.services.answers import annotation_submit
 from annotations.services.reports import project_figures
 from articles.models import Segment
-from tests.factories import UserFactory
+from tests.annotations.reports_reference import project_figures_reference
+from tests.factories import UserFactory, labelled_project
 
 SKIP = "skip"
 # The units of tests/annotations/test_agreement.py, as answers: "a" is theme-1, "b" theme-2,
@@ -131,7 +134,7 @@ def test_an_empty_project_has_null_figures(project) -> None:
 
 @pytest.mark.django_db
 def test_queries_do_not_grow_with_the_answers(answered, django_assert_max_num_queries) -> None:
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         project_figures(project=answered)
     # More answers and annotators (u6 had none; full segments refuse more answers).
     label = Label.objects.get(label_set=answered.label_set, slug="theme-4")
@@ -143,7 +146,7 @@ def test_queries_do_not_grow_with_the_answers(answered, django_assert_max_num_qu
             annotator=UserFactory(username=name),
             labels=[label],
         )
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         report = project_figures(project=answered)["report"]
     assert report["answers"]["submitted"] == 14
 
@@ -245,3 +248,77 @@ def test_automatically_accepted_unanimous_answers_count_as_gold(answered) -> Non
     assert report["gold"]["unanimous"] == 1
     assert report["annotators"]["yuri"]["agreement_with_gold"] == 1.0
     assert report["annotators"]["yuri"]["gold_answers"] == 1
+
+
+def _random_answers(project, seed: int) -> None:
+    """Answers written directly (no services): random label sets including empty ones, skips,
+    missing answers, unsure marks, comments, times around 2 s, creation times over days, and
+    gold labels on some segments (some equal to an answer)."""
+    rng = random.Random(seed)
+    segments = list(Segment.objects.filter(article__collection=project.collection))
+    labels = list(Label.objects.filter(label_set=project.label_set))
+    people = [UserFactory(username=f"rater-{seed}-{n}") for n in range(5)]
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    sets = [[]] + [rng.sample(labels, rng.randint(1, 3)) for _ in range(6)]
+    if not project.multi_label:
+        sets = [[label] for label in labels] + [[]]
+    for segment in segments:
+        for person in rng.sample(people, rng.randint(0, 5)):
+            skipped = rng.random() < 0.15
+            answer = Annotation.objects.create(
+                project=project,
+                segment=segment,
+                annotator=person,
+                status=Annotation.Status.SKIPPED if skipped else Annotation.Status.SUBMITTED,
+                unsure=rng.random() < 0.1,
+                comment="why" if rng.random() < 0.1 else "",
+                time_spent_ms=rng.choice([500, 1999, 2000, 2500, rng.randint(0, 60_000)]),
+            )
+            Annotation.objects.filter(pk=answer.pk).update(
+                created_at=start + timedelta(minutes=rng.randint(0, 60 * 24 * 9))
+            )
+            if not skipped:
+                for label in rng.choice(sets):
+                    AnnotationLabel.objects.create(annotation=answer, label=label)
+        if rng.random() < 0.3:
+            gold = GoldLabel.objects.create(
+                project=project, segment=segment, source=GoldLabel.Source.UNANIMOUS
+            )
+            for label in rng.choice(sets):
+                GoldLabelLabel.objects.create(gold_label=gold, label=label)
+
+
+def _same(fast, reference, path: str = "") -> None:
+    """Equal, floats up to summation order."""
+    if isinstance(reference, dict):
+        assert list(fast) == list(reference), path
+        for key in reference:
+            _same(fast[key], reference[key], f"{path}.{key}")
+    elif isinstance(reference, float):
+        assert fast == pytest.approx(reference, rel=1e-9, abs=1e-12), path
+    else:
+        assert fast == reference, path
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("seed", "multi_label", "k"), [(1, True, 3), (2, False, 2), (3, True, 1)])
+def test_fast_figures_equal_the_reference_on_random_answers(seed, multi_label, k) -> None:
+    project = labelled_project(
+        name=f"Random {seed}", slug=f"random-{seed}", labels=5, articles=6, paragraphs=8
+    )
+    project.multi_label = multi_label
+    project.annotators_per_segment = k
+    project.save()
+    _random_answers(project, seed)
+
+    fast = project_figures(project=project)
+    reference = project_figures_reference(project=project)
+
+    assert fast["answers_read"] > 100
+    assert fast["report"]["agreement"]["overall"]["alpha_masi"] is not None
+    _same(fast, reference)
+
+
+@pytest.mark.django_db
+def test_fast_figures_of_a_project_without_answers(project) -> None:
+    assert project_figures(project=project) == project_figures_reference(project=project)

@@ -5,8 +5,10 @@ segments, 1,000,000 answers by 7 annotators, 8 labels, k = 5) and adds a manager
 in a child process with ``DEBUG=false``:
 
 1. **compute**: the background task's body, ``figures_refresh`` (the whole report over the
-   1M answers, stored in ``ProjectFigures``), timed, with the child's peak RSS before and
-   after (``VmHWM``).
+   1M answers, stored in ``ProjectFigures``), timed: wall time, the child's own CPU time
+   (``time.process_time``) and its PostgreSQL backend's (``/proc/<pid>/stat``, when the
+   server runs on this machine), since on a shared machine only CPU time is comparable;
+   with the child's peak RSS before and after (``VmHWM``).
 2. **page**: the dashboard as the manager with the Django test client: the first visit
    (which queues a recomputation), then full pages and htmx polls with stored figures,
    each timed, their queries counted.
@@ -55,6 +57,20 @@ def _add_manager(url: str) -> None:
         )
 
 
+def _backend_cpu_seconds() -> float | None:
+    """CPU time (user + system) of this process's PostgreSQL backend so far, if readable."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None  # the server runs elsewhere (another host or container)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _summary(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     return {
@@ -77,13 +93,24 @@ def compute() -> dict:
     ProjectFigures.objects.filter(project=project).delete()
     ProjectFigures.objects.create(project=project)
     baseline = _peak_kb()
+    backend_before = _backend_cpu_seconds()
+    cpu_before = time.process_time()
     started = time.perf_counter()
     figures_refresh(project_id=project.pk)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    backend_after = _backend_cpu_seconds()
     figures = ProjectFigures.objects.get(project=project)
     report = figures.data["report"]
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
+        "postgres_cpu_seconds": (
+            backend_after - backend_before
+            if backend_before is not None and backend_after is not None
+            else None
+        ),
+        "load": " ".join(f"{value:.2f}" for value in os.getloadavg()),
         "status": figures.status,
         "peak_mb": _peak_kb() / 1024,
         "baseline_mb": baseline / 1024,
@@ -161,6 +188,10 @@ def _child(mode: str, env: dict[str, str], *args: str) -> dict:
     return json.loads(process.stdout.strip().splitlines()[-1])
 
 
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} s"
+
+
 def _fmt(summary: dict[str, float]) -> str:
     return (
         f"median {summary['median']:.1f} ms, p95 {summary['p95']:.1f} ms,"
@@ -210,8 +241,12 @@ def main(argv: list[str] | None = None) -> None:
     rows.append(
         (
             "Background figures (figures_refresh)",
-            f"{', '.join(f'{run["seconds"]:.1f} s' for run in runs)} over"
-            f" {best['answers']:,} answers; peak RSS {max(r['peak_mb'] for r in runs):.0f} MB"
+            f"{', '.join(f'{run["seconds"]:.1f} s' for run in runs)} wall over"
+            f" {best['answers']:,} answers (CPU: this process"
+            f" {', '.join(f'{run["cpu_seconds"]:.2f} s' for run in runs)}, its PostgreSQL"
+            f" backend {', '.join(_seconds(run['postgres_cpu_seconds']) for run in runs)};"
+            f" load average {' / '.join(run['load'] for run in runs)});"
+            f" peak RSS {max(r['peak_mb'] for r in runs):.0f} MB"
             f" (Django loaded: {best['baseline_mb']:.0f} MB); stored JSON"
             f" {best['json_kb']:.0f} kB; alpha (MASI) {best['alpha_masi']:.3f},"
             f" {best['segments_complete']:,} segments complete",
