@@ -612,3 +612,53 @@ def review_counts(project: Project) -> ReviewCounts:
         adjudicated=Count("pk", filter=Q(gold=GoldLabel.Source.ADJUDICATED)),
     )
     return ReviewCounts(**counts)
+
+
+@dataclass(frozen=True, slots=True)
+class GoldDecision:
+    """A segment's gold label as its annotators see it next to their own answer."""
+
+    segment_id: int
+    source: str
+    label_ids: frozenset[int]
+    labels: list[Label]  # the gold labels, in the label set's order
+    note: str
+
+    @property
+    def source_label(self) -> str:
+        return GoldLabel.Source(self.source).label.lower()
+
+
+def gold_decisions_for_answers(
+    *,
+    project: Project,
+    answers: dict[int, tuple[str, frozenset[int]]],
+    labels_by_id: dict[int, Label],
+) -> dict[int, GoldDecision]:
+    """The gold labels an annotator should see on their own answers: ``answers`` maps their
+    answered segments to (status, label ids); the result keeps the segments whose gold was
+    decided by a reviewer (majority or adjudicated) or differs from the answer (a skip
+    always does). One query, whatever the number of segments."""
+    if not answers:
+        return {}
+    rows = (
+        GoldLabel.objects.filter(project=project, segment_id__in=list(answers))
+        .order_by("segment_id")
+        .values_list("segment_id", "source", "note", "goldlabellabel__label_id")
+    )
+    found: dict[int, tuple[str, str, set[int]]] = {}
+    for segment_id, source, note, label_id in rows:
+        _, _, labels = found.setdefault(segment_id, (source, note, set()))
+        if label_id is not None:
+            labels.add(label_id)
+    decisions = {}
+    for segment_id, (source, note, labels) in found.items():
+        status, mine = answers[segment_id]
+        same = status == Annotation.Status.SUBMITTED and mine == labels
+        if source != GoldLabel.Source.UNANIMOUS or not same:
+            chips = sorted(
+                (labels_by_id[pk] for pk in labels if pk in labels_by_id),
+                key=lambda label: (label.order, label.pk),
+            )
+            decisions[segment_id] = GoldDecision(segment_id, source, frozenset(labels), chips, note)
+    return decisions

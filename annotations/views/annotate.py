@@ -31,6 +31,7 @@ from ..queue import (
     queue_reserve,
 )
 from ..services.answers import AnnotationConflict, AnnotationRejected, annotation_submit
+from ..services.review import gold_decisions_for_answers
 
 SEGMENT_VIEW = "segment"
 ARTICLE_VIEW = "article"
@@ -228,11 +229,18 @@ def _article_context(
     labels_by_id: dict[int, Label] = context["labels_by_id"]
     segments, answers = _article_rows(access, request.user, segment)
     context["answer"] = answer or answers.get(segment.pk, Answer())
+    # The reviewers' decisions on my answers (one query; review.py owns it).
+    decisions = gold_decisions_for_answers(
+        project=access.project,
+        answers={pk: (a.status, frozenset(a.label_ids)) for pk, a in answers.items()},
+        labels_by_id=labels_by_id,
+    )
     context["article_rows"] = [
         {
             "segment": s,
             "answer": answers.get(s.pk),
             "chips": _chips(answers.get(s.pk), labels_by_id),
+            "decision": decisions.get(s.pk),
         }
         for s in segments
     ]

@@ -343,3 +343,68 @@ def test_a_keyboard_save_without_the_buttons_value_is_a_save(
 
     assert response.status_code == 200
     assert GoldLabel.objects.get(segment=segment).source == "adjudicated"
+
+
+# The reviewers' decisions in the annotator's article view
+
+
+def article_url(project, segment) -> str:
+    url = reverse(
+        "annotations:article_detail",
+        kwargs={"slug": project.slug, "article_id": segment.article_id},
+    )
+    return f"{url}?segment={segment.pk}"
+
+
+def test_the_article_view_shows_the_decisions_on_my_answers(
+    client, team_project, pair, checker, django_assert_max_num_queries
+) -> None:
+    first, second, third = segments(team_project)[:3]
+    one, two, three = labels(team_project)[:3]
+    alice, bob = pair
+    # first: we disagree, the reviewer decides theme 3 with a note.
+    disagree_on(team_project, pair, first)
+    gold_label_set(
+        project=team_project, segment=first, reviewer=checker, labels=[three], note="Both off"
+    )
+    # second: we agree, accepted as unanimous gold: nothing to show.
+    for person in pair:
+        annotation_submit(project=team_project, segment=second, annotator=person, labels=[one])
+    assert GoldLabel.objects.get(segment=second).source == GoldLabel.Source.UNANIMOUS
+    # third: bob answered, alice did not; the gold is not hers to see.
+    annotation_submit(project=team_project, segment=third, annotator=bob, labels=[two])
+    client.force_login(alice)
+
+    # The article view's queries (the first request of a session) and one for the decisions.
+    with django_assert_max_num_queries(12):
+        response = client.get(article_url(team_project, first), **HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html
+    assert html.count('data-testid="review-decision"') == 1
+    decision = re.search(r'data-testid="review-decision">(.*?)</q></span>', html, re.S).group(1)
+    assert "reviewed: gold =" in decision and three.name in decision
+    assert "(adjudicated)" in decision and "Both off" in decision
+    assert one.name not in decision  # her own answer is in the chips, not in the marker
+
+
+def test_a_gold_label_on_a_segment_i_skipped_is_shown(client, team_project, pair, checker) -> None:
+    first = segments(team_project)[0]
+    two = labels(team_project)[1]
+    alice, bob = pair
+    annotation_submit(
+        project=team_project, segment=first, annotator=alice, labels=[], status="skipped"
+    )
+    annotation_submit(project=team_project, segment=first, annotator=bob, labels=[two])
+    # Bob's is the only submitted answer: the reviewer's same labels are "unanimous".
+    gold_label_set(project=team_project, segment=first, reviewer=checker, labels=[two])
+    assert GoldLabel.objects.get(segment=first).source == GoldLabel.Source.UNANIMOUS
+    client.force_login(alice)
+
+    html = client.get(article_url(team_project, first)).content.decode()
+
+    assert html.count('data-testid="review-decision"') == 1
+    assert "(unanimous)" in html
+    client.force_login(bob)  # the gold is his answer: nothing to see
+    html = client.get(article_url(team_project, first)).content.decode()
+    assert 'data-testid="review-decision"' not in html
