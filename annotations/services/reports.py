@@ -28,7 +28,6 @@ from django.db.models import (
     Q,
     QuerySet,
     StringAgg,
-    Sum,
     TextField,
     Value,
     When,
@@ -51,8 +50,10 @@ FAST_DECISION_MS = 2_000
 # The progress chart has at most about this many points.
 TIMELINE_POINTS = 120
 STREAM_CHUNK = 5_000
-# Answers read between two progress reports (and numpy conversions).
-PROGRESS_CHUNK = 50_000
+# Rows fetched at a time on SQLite.
+FETCH_CHUNK = 50_000
+# The share of the work done once the answers, then their labels, have been read.
+PROGRESS_ANSWERS, PROGRESS_LABELS = 0.4, 0.8
 
 if TYPE_CHECKING:
     import numpy as np
@@ -135,24 +136,22 @@ def _int8_array_loader() -> type:
     return Int8ArrayLoader
 
 
-def _int_columns(
-    rows: QuerySet[Any, Any], width: int, *, progress: Callable[[int], None] | None = None
-) -> np.ndarray:
+def _int_columns(rows: QuerySet[Any, Any], width: int) -> np.ndarray:
     """The rows of ``rows`` (a ``values_list`` of ``width`` non-null integer expressions,
     the first one an id) as an (n, width) int64 array, in no particular order.
 
     PostgreSQL: the query grouped by ``id / ARRAY_GROUP``, each column aggregated into an
     int8[] (one aggregate node feeds every column the same rows in the same order), loaded
     in binary straight into numpy. Elsewhere: the same SQL, ``fetchmany`` into arrays.
-    ``progress`` gets the rows read so far, after each group or chunk.
+    (PostgreSQL's streaming mode would keep the connection busy; the result is received
+    whole, as a few int8[] per 100,000 rows, so that the progress can be written between
+    the reads.)
     """
     import numpy as np
 
-    report = progress or (lambda read: None)
     sql, params = rows.query.get_compiler(using=rows.db).as_sql()
     connection = connections[rows.db]
     parts: list[np.ndarray] = []
-    read = 0
     if connection.vendor == "postgresql":
         names = ", ".join(f"c{n}" for n in range(width))
         aggregates = ", ".join(f"array_agg(c{n})" for n in range(width))
@@ -165,23 +164,20 @@ def _int_columns(
         # A server-side-binding cursor (Django's own binds on the client, text only).
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.adapters.register_loader(_INT8_ARRAY_OID, _int8_array_loader())
-            for group in cursor.stream(grouped, params, binary=True):
+            cursor.execute(grouped, params, binary=True)
+            for group in cursor:
                 parts.append(np.column_stack(group))
-                read += len(group[0])
-                report(read)
     else:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            while chunk := cursor.fetchmany(PROGRESS_CHUNK):
+            while chunk := cursor.fetchmany(FETCH_CHUNK):
                 parts.append(np.array(chunk, dtype=np.int64).reshape(len(chunk), width))
-                read += len(chunk)
-                report(read)
     if not parts:
         return np.zeros((0, width), dtype=np.int64)
     return np.concatenate(parts)
 
 
-def _answer_columns(project: Project, *, progress: Callable[[int], None]) -> _Columns:
+def _answer_columns(project: Project, *, progress: Callable[[float], None]) -> _Columns:
     """Two plain reads, no sort and no grouping in the database: the answers (one row of
     integers each), then their labels; numpy puts them in (segment, annotator) order and
     finds each answer's label set (its value index)."""
@@ -211,14 +207,15 @@ def _answer_columns(project: Project, *, progress: Callable[[int], None]) -> _Co
             EpochHour("created_at"),
         ),
         6,
-        progress=progress,
     )
+    progress(PROGRESS_ANSWERS)
     links = _int_columns(
         AnnotationLabel.objects.filter(annotation__project=project)
         .order_by()
         .values_list(big("annotation_id"), big("label_id")),
         2,
     )
+    progress(PROGRESS_LABELS)
     # (segment, annotator) order: one argsort of a combined key (annotators numbered first).
     annotator_ids, coder = np.unique(answers[:, 2], return_inverse=True)
     order = np.argsort(answers[:, 1] * len(annotator_ids) + coder.reshape(-1))
@@ -354,14 +351,14 @@ def _hour(moment: datetime) -> int:
 
 
 def project_figures(
-    *, project: Project, progress: Callable[[int], None] | None = None
+    *, project: Project, progress: Callable[[float], None] | None = None
 ) -> dict[str, Any]:
     """Every team figure of ``project``, JSON-ready.
 
     ``report`` is the object ``project_report --json`` prints; ``distribution`` (submitted
     answers per label slug), ``kappa_shared`` (segments each pair both answered),
     ``timeline`` and ``answers_read`` are for the dashboard. ``progress`` is called with the
-    number of answers read so far, every ``PROGRESS_CHUNK`` answers.
+    share of the work done (0-1) after each read and at the end.
 
     One streaming read of the answers (labels aggregated per answer by the database) into
     numpy arrays; every count below is vectorised (``bincount``/``reduceat`` per annotator
@@ -376,7 +373,8 @@ def project_figures(
     labels = list(Label.objects.filter(label_set_id=project.label_set_id))
     slugs = {label.pk: label.slug for label in labels}
     k = project.annotators_per_segment
-    columns = _answer_columns(project, progress=progress or (lambda read: None))
+    report_progress = progress or (lambda done: None)
+    columns = _answer_columns(project, progress=report_progress)
     gold_segments, gold_values = _gold_values(project, columns)
     answers_read = len(columns.segment)
     submitted = columns.submitted
@@ -457,6 +455,7 @@ def project_figures(
     hours, per_hour = np.unique(submitted_hours[in_order][kth], return_counts=True)
     complete_hours = Counter(dict(zip(hours.tolist(), per_hour.tolist(), strict=True)))
 
+    report_progress(0.9)
     figures = agreement_from_arrays(
         unit=submitted_segment,
         coder=coder[submitted],
@@ -593,8 +592,7 @@ def figures_request(*, project: Project) -> bool:
 def figures_refresh(*, project_id: int) -> None:
     """Compute ``project_id``'s figures and store them (the background task's body).
 
-    While it reads the answers, ``progress`` (percent) is updated every ``PROGRESS_CHUNK``
-    answers for the dashboard; the answers expected are the live per-person counts.
+    While it runs, ``progress`` (percent) is updated after each step for the dashboard.
     """
     started_at = timezone.now()
     rows = ProjectFigures.objects.filter(project_id=project_id)
@@ -602,19 +600,9 @@ def figures_refresh(*, project_id: int) -> None:
     project = Project.objects.select_related("collection").filter(pk=project_id).first()
     if project is None:
         return
-    counts = AnnotatorProgress.objects.filter(project=project).aggregate(
-        submitted=Sum("submitted"), skipped=Sum("skipped")
-    )
-    expected = (counts["submitted"] or 0) + (counts["skipped"] or 0)
-    shown = 0
 
-    def progress(read: int) -> None:
-        nonlocal shown
-        # Reading is most of the work; the last tenth is the arithmetic after it.
-        percent = min(90, 90 * read // expected) if expected else 0
-        if percent > shown:
-            shown = percent
-            rows.update(progress=percent)
+    def progress(done: float) -> None:
+        rows.update(progress=min(99, round(100 * done)))
 
     clock = time.perf_counter()
     try:

@@ -296,15 +296,14 @@ def test_figures_computed_inline_show_on_the_same_response(
 
 @pytest.mark.django_db
 def test_a_running_computation_reports_its_progress(disagreeing, monkeypatch) -> None:
-    monkeypatch.setattr(reports, "PROGRESS_CHUNK", 4)  # 12 answers: a report every 4
     real = reports.project_figures
     seen = []
 
     def watched(*, project, progress):
-        def report(read: int) -> None:
-            progress(read)
+        def report(done: float) -> None:
+            progress(done)
             figures = ProjectFigures.objects.get(project=project)
-            seen.append((read, figures.status, figures.progress))
+            seen.append((figures.status, figures.progress))
 
         return real(project=project, progress=report)
 
@@ -312,9 +311,8 @@ def test_a_running_computation_reports_its_progress(disagreeing, monkeypatch) ->
     ProjectFigures.objects.create(project=disagreeing)
     reports.figures_refresh(project_id=disagreeing.pk)
 
-    # (PostgreSQL reports per block of its COPY stream, so possibly only at the end.)
-    assert seen[-1] == (12, "running", 90)
-    assert all(status == "running" and percent == 90 * read // 12 for read, status, percent in seen)
+    # After the answers, after their labels, before the agreement figures.
+    assert seen == [("running", 40), ("running", 80), ("running", 90)]
     figures = ProjectFigures.objects.get(project=disagreeing)
     assert figures.status == ProjectFigures.Status.DONE
     assert figures.progress is None
