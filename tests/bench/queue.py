@@ -1,9 +1,12 @@
 """Queue benchmark: the cost of "next" (a reservation) on a big project, right after the
 import (before PostgreSQL has statistics for the queue rows), after ANALYZE, and when most
-of the project is finished. ``python -m tests.bench.queue`` (PostgreSQL only).
+of the project is finished. ``python -m tests.bench.run queue`` (PostgreSQL only; also
+part of ``make bench``).
 
 The database is ``BENCH_DATABASE_URL`` (default ``themata_bench_queue`` on the local
-PostgreSQL), dropped and re-created on each run. Figures go to docs/performance.md.
+PostgreSQL), dropped and re-built on each run by the labelling benchmark's builder
+(``annotate.build_database``) without answers: 20,000 articles of 10 segments; the bench
+project is then set to k = 3 and given 151 members. Figures go to docs/performance.md.
 """
 
 from __future__ import annotations
@@ -11,23 +14,17 @@ from __future__ import annotations
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import psycopg
+from tests.bench.annotate import PROJECT_SLUG, SEGMENTS_PER_ARTICLE, Scale, build_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/themata_bench_queue"
 ARTICLES = 20_000
-PER_ARTICLE = 10
+PER_ARTICLE = SEGMENTS_PER_ARTICLE
 PEOPLE = 50
-
-
-def _recreate(url: str) -> None:
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _ms(values: list[float]) -> str:
@@ -36,61 +33,38 @@ def _ms(values: list[float]) -> str:
     return f"median {statistics.median(values):.2f} ms, p95 {p95:.2f} ms (n={len(values)})"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    _recreate(url)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.path.insert(0, str(ROOT))
+    started = time.perf_counter()
+    env = {
+        **os.environ,
+        "BENCH_WORKDIR": tempfile.mkdtemp(prefix="themata-bench-queue-"),
+    }
+    build_database(url, Scale(articles=ARTICLES, annotations=0, bench_history=0), env=env)
     import django
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from annotations import queue
-    from annotations.models import LabelSet, Membership, Project, SegmentProgress
+    from annotations.models import Membership, Project, SegmentProgress
     from annotations.queue import _candidates, queue_reserve
     from annotations.services.answers import annotation_submit
-    from articles.models import Article, Collection, Segment, content_hash_for
 
-    call_command("migrate", verbosity=0)
-    started = time.perf_counter()
-    collection = Collection.objects.create(name="Bench", slug="bench")
-    for chunk in range(0, ARTICLES, 2_000):
-        made = Article.objects.bulk_create(
-            Article(
-                collection=collection,
-                title=f"Article {i}",
-                body="One. Two. Three.",
-                content_hash=content_hash_for(f"article {i}"),
-            )
-            for i in range(chunk, chunk + 2_000)
-        )
-        Segment.objects.bulk_create(
-            (
-                Segment(article=article, position=p, start=0, end=4, text="One.")
-                for article in made
-                for p in range(PER_ARTICLE)
-            ),
-            batch_size=5_000,
-        )
-    collection.recount()
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")  # what the import does for its own tables
-    label_set = LabelSet.objects.create(name="Bench labels", slug="bench-labels")
-    label = label_set.labels.create(name="Theme", slug="theme", shortcut="1")
-    project = Project.objects.create(
-        name="Bench",
-        slug="bench",
-        collection=collection,
-        label_set=label_set,
-        annotators_per_segment=3,
-    )
-    users = [get_user_model().objects.create(username=f"bench{i}") for i in range(3 * PEOPLE + 1)]
+    project = Project.objects.select_related("label_set").get(slug=PROJECT_SLUG)
+    project.annotators_per_segment = 3
+    project.save(update_fields=["annotators_per_segment"])
+    label = project.label_set.labels.order_by("order").first()
+    assert label is not None
+    users = [
+        get_user_model().objects.create(username=f"queue-bench{i}") for i in range(3 * PEOPLE + 1)
+    ]
     Membership.objects.bulk_create(Membership(project=project, user=u) for u in users)
     print(f"Load average at the start: {os.getloadavg()}")
     print(
@@ -153,7 +127,9 @@ def main() -> None:
     print(f"Next, {PEOPLE} people, {closed:,} segments finished           {_ms(times)}")
 
     # 3. Submit + next in a loop, one person, as the labelling screen does.
-    person = users[1]
+    # Someone new: everyone above holds a reservation, some on segments closed in step 2.
+    person = get_user_model().objects.create(username="queue-bench-loop")
+    Membership.objects.create(project=project, user=person)
     loop = []
     for _ in range(100):
         p = fresh()

@@ -1,6 +1,9 @@
-"""Review benchmark, on the database the labelling benchmark built (``annotate.py``):
+"""Review benchmark: ``python -m tests.bench.run review [--scale 0.05] [--reuse] [--k 2]
+[--iterations 30]`` (also part of ``make bench``).
 
-    BENCH_DATABASE_URL=… python -m tests.bench.review [--k 2] [--iterations 30]
+Builds its database with the labelling benchmark's builder (``annotate.build_database``,
+by default at 5 % of its size: 10,000 segments, 50,000 answers), or with ``--reuse`` works
+on the database already at ``BENCH_DATABASE_URL``.
 
 Sets the bench project's k (so that segments are complete and disagreements exist), runs
 ``review_backfill`` over every answered segment (timed: the cost of ``manage.py
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -35,15 +39,27 @@ def _timed(run: Callable[[], object], iterations: int) -> tuple[float, float, in
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.review")
+    from tests.bench.annotate import BIG, Scale, build_database
+    from tests.bench.run import DEFAULT_URL
+
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.run review")
     parser.add_argument("--k", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--scale", type=float, default=0.05, help="Fraction of the big data.")
+    parser.add_argument("--reuse", action="store_true", help="Keep an already built database.")
     options = parser.parse_args(argv)
-    os.environ["DATABASE_URL"] = os.environ.get(
-        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/themata_bench"
-    )
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+    if not options.reuse:
+        scale = Scale(
+            articles=round(BIG.articles * options.scale),
+            annotations=round(BIG.annotations * options.scale),
+            bench_history=round(BIG.bench_history * options.scale),
+        )
+        workdir = tempfile.mkdtemp(prefix="themata-bench-review-")
+        build_database(url, scale, env={**os.environ, "BENCH_WORKDIR": workdir})
     import django
 
     django.setup()

@@ -5,7 +5,9 @@
 ``python -m tests.bench.run load [options]`` only the team load part (``load.py``: gunicorn,
 50 annotators over HTTP, integrity checked in the database);
 ``python -m tests.bench.run exports [--reuse]`` only the dataset exports (``exports.py``);
-``python -m tests.bench.run dashboard [options]`` only the team dashboard (``dashboard.py``).
+``python -m tests.bench.run dashboard [options]`` only the team dashboard (``dashboard.py``);
+``python -m tests.bench.run review [options]`` only the review queue and data browser
+(``review.py``); ``python -m tests.bench.run queue`` only the queue's "next" (``queue.py``).
 
 Ingestion benchmark:
 
@@ -406,10 +408,11 @@ def ingestion_benchmark() -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     part = args[0] if args and not args[0].startswith("-") else "all"
-    if part not in {"all", "ingest", "annotate", "load", "exports", "dashboard"}:
+    if part not in {"all", "ingest", "annotate", "load", "exports", "dashboard", "review", "queue"}:
         raise SystemExit(
             "usage: python -m tests.bench.run [all | ingest | annotate [options] |"
-            " load [options] | exports [--reuse] | dashboard [options]]"
+            " load [options] | exports [--reuse] | dashboard [options] | review [options] |"
+            " queue]"
         )
     if part in {"all", "ingest"}:
         ingestion_benchmark()
@@ -437,6 +440,18 @@ def main(argv: list[str] | None = None) -> None:
         from tests.bench import dashboard
 
         dashboard.main(args[1:] if part == "dashboard" else [])
+    if part == "all":
+        print()
+    if part in {"all", "review"}:
+        from tests.bench import review
+
+        review.main(args[1:] if part == "review" else [])
+    if part == "all":
+        print()
+    if part in {"all", "queue"}:
+        from tests.bench import queue
+
+        queue.main(args[1:] if part == "queue" else [])
 
 
 if __name__ == "__main__":
