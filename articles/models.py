@@ -89,6 +89,18 @@ def content_hash_for(body: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def segment_rows(
+    body: str, spans: Iterable[tuple[int, int]]
+) -> Iterator[tuple[int, int, int, str]]:
+    """``(position, start, end, text)`` for each span; the text is sliced from the body,
+    which is what keeps ``segment.text == article.body[start:end]`` true."""
+    length = len(body)
+    for position, (start, end) in enumerate(spans):
+        if not 0 <= start < end <= length:
+            raise ValueError(f"Span {start}:{end} is outside a body of {length}.")
+        yield position, start, end, body[start:end]
+
+
 class Article(models.Model):
     # No index of its own: the unique (collection, content_hash) constraint serves lookups.
     collection = models.ForeignKey(
@@ -157,14 +169,8 @@ class Article(models.Model):
         )
 
     def segment_rows(self, spans: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int, int, str]]:
-        """``(position, start, end, text)`` for each span; the text is sliced from the body,
-        which is what keeps ``segment.text == article.body[start:end]`` true."""
-        body = self.body
-        length = len(body)
-        for position, (start, end) in enumerate(spans):
-            if not 0 <= start < end <= length:
-                raise ValueError(f"Span {start}:{end} is outside a body of {length}.")
-            yield position, start, end, body[start:end]
+        """``(position, start, end, text)`` for each span of this body (``segment_rows``)."""
+        return segment_rows(self.body, spans)
 
     def build_segments(self, spans: Iterable[tuple[int, int]]) -> list[Segment]:
         """Unsaved segments for ``spans`` of this body."""

@@ -39,7 +39,15 @@ from .ingestion.near_duplicates import NearDuplicateIndex
 from .ingestion.readers import ArticleRecord
 from .ingestion.segmenting import build_body, paragraph_spans, sentence_spans
 from .ingestion.sources import FORMATS, ProgressCounter, SourceFile, iter_sources
-from .models import Article, Collection, ImportBatch, Segment, Segmentation, content_hash_for
+from .models import (
+    Article,
+    Collection,
+    ImportBatch,
+    Segment,
+    Segmentation,
+    content_hash_for,
+    segment_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +134,30 @@ class ImportProgress:
         }
 
 
+@dataclass(slots=True)
+class _NewArticle:
+    """An article read from the input and not yet written: the columns the import fills.
+
+    Plain slots rather than ``Article`` instances: a model instance costs about 100 µs to
+    build (signals, field descriptors), as much as cleaning the record did.
+    """
+
+    title: str
+    body: str
+    source_url: str
+    published_at: datetime | None
+    external_id: str
+    content_hash: str
+    metadata: dict[str, object]
+    pk: int | None = None
+    minhash: bytes | None = None
+    duplicate_of_id: int | None = None
+    duplicate_similarity: float | None = None
+    # Its near-duplicate group; ``first``: it starts the group.
+    group: near_duplicates.Group | None = None
+    first: bool = True
+
+
 class _ArticleWriter:
     """Buffers records into articles and writes them, and their segments, in bulk.
 
@@ -147,7 +179,7 @@ class _ArticleWriter:
         self.segmentation = segmentation
         self.spans_of = SPAN_FUNCTIONS[segmentation]
         self.zone = zone
-        self.pending: dict[str, Article] = {}
+        self.pending: dict[str, _NewArticle] = {}
         self.articles_read = 0
         self.articles_created = 0
         self.segments_created = 0
@@ -169,19 +201,16 @@ class _ArticleWriter:
             self.duplicates_skipped += 1
             return
         published_at = record.published_at
-        if published_at is not None and timezone.is_naive(published_at):
+        if published_at is not None and published_at.tzinfo is None:
             published_at = published_at.replace(tzinfo=self.zone)
-        self.pending[content_hash] = Article(
-            collection=self.collection,
+        self.pending[content_hash] = _NewArticle(
             title=record.title,
             body=body,
             source_url=record.source_url,
             published_at=published_at,
             external_id=record.external_id,
             content_hash=content_hash,
-            segmentation=self.segmentation,
             metadata=record.metadata,
-            import_batch=self.batch,
         )
         if len(self.pending) >= WRITE_CHUNK:
             self.flush()
@@ -202,65 +231,90 @@ class _ArticleWriter:
         if not fresh:
             return
         # Near-duplicates, in reading order, for the articles that will be written only
-        # (a re-import of known text computes no signatures).
+        # (a re-import of known text computes no signatures). The signatures of the whole
+        # chunk are computed together.
         index = self._near_duplicate_index()
-        new: list[_Pending] = []
-        for article in fresh:
-            sig = near_duplicates.signature(article.body)
+        signatures = near_duplicates.signatures([article.body for article in fresh])
+        for article, sig in zip(fresh, signatures, strict=True):
             article.minhash = sig
             match = index.match(sig)
             if match is None:
-                pending = _Pending(article, near_duplicates.Group(), first=True)
+                article.group = near_duplicates.Group()
             else:
-                pending = _Pending(article, match.group, first=False)
+                article.group = match.group
+                article.first = False
                 article.duplicate_similarity = match.similarity
                 self.near_duplicates += 1
-            index.add(sig, pending.group)
-            new.append(pending)
-        articles = [pending.article for pending in new]
+            index.add(sig, article.group)
         if connection.vendor == "postgresql":
-            _reserve_ids(articles)
-            _link_groups(new)
-            segments_created = _copy_into_postgresql(articles, self.spans_of)
+            _reserve_ids(fresh)
+            _link_groups(fresh)
+            segments_created = _copy_into_postgresql(
+                fresh,
+                self.spans_of,
+                collection_id=self.collection.pk,
+                batch_id=self.batch.pk if self.batch is not None else None,
+                segmentation=self.segmentation.value,
+            )
         else:
-            # Copies of an article in this same chunk are linked once it has its id.
-            _link_groups(new)
-            late = [p.article for p in new if not p.first and p.group.pk is None]
-            Article.objects.bulk_create(articles)
-            _link_groups(new)
-            Article.objects.bulk_update(late, ["duplicate_of"], batch_size=500)
-            segments = [
-                segment
-                for article in articles
-                for segment in article.build_segments(self.spans_of(article.body))
-            ]
-            Segment.objects.bulk_create(segments, batch_size=2000)
-            segments_created = len(segments)
-        self.articles_created += len(new)
+            segments_created = self._create(fresh)
+        self.articles_created += len(fresh)
         self.segments_created += segments_created
         # With DEBUG on, Django keeps every query's SQL, and bulk INSERTs are megabytes each:
         # dropping the log keeps memory flat on a development server too.
         reset_queries()
 
+    def _create(self, fresh: list[_NewArticle]) -> int:
+        """Write ``fresh`` with INSERTs (other databases than PostgreSQL); returns the number
+        of segments."""
+        # Copies of an article in this same chunk are linked once it has its id.
+        _link_groups(fresh)
+        articles = [
+            Article(
+                collection=self.collection,
+                title=new.title,
+                body=new.body,
+                source_url=new.source_url,
+                published_at=new.published_at,
+                external_id=new.external_id,
+                content_hash=new.content_hash,
+                segmentation=self.segmentation,
+                metadata=new.metadata,
+                import_batch=self.batch,
+                minhash=new.minhash,
+                duplicate_of_id=new.duplicate_of_id,
+                duplicate_similarity=new.duplicate_similarity,
+            )
+            for new in fresh
+        ]
+        Article.objects.bulk_create(articles)
+        for new, article in zip(fresh, articles, strict=True):
+            new.pk = article.pk
+        late = [i for i, new in enumerate(fresh) if not new.first and new.duplicate_of_id is None]
+        _link_groups(fresh)
+        for i in late:
+            articles[i].duplicate_of_id = fresh[i].duplicate_of_id
+        Article.objects.bulk_update([articles[i] for i in late], ["duplicate_of"], batch_size=500)
+        segments = [
+            segment
+            for article in articles
+            for segment in article.build_segments(self.spans_of(article.body))
+        ]
+        Segment.objects.bulk_create(segments, batch_size=2000)
+        return len(segments)
 
-@dataclass(slots=True)
-class _Pending:
-    """An article waiting to be written, with its near-duplicate group (``first``: it starts
-    the group)."""
 
-    article: Article
-    group: near_duplicates.Group
-    first: bool
-
-
-def _link_groups(pending: list[_Pending]) -> None:
+def _link_groups(pending: list[_NewArticle]) -> None:
     """Give each group its first article's id, and each copy its group's, where known."""
     for item in pending:
+        group = item.group
+        if group is None:
+            continue
         if item.first:
-            if item.article.pk is not None:
-                item.group.pk = item.article.pk
-        elif item.article.duplicate_of_id is None and item.group.pk is not None:
-            item.article.duplicate_of_id = item.group.pk
+            if item.pk is not None:
+                group.pk = item.pk
+        elif item.duplicate_of_id is None and group.pk is not None:
+            item.duplicate_of_id = group.pk
 
 
 def _collection_index(collection: Collection, threshold: float) -> NearDuplicateIndex:
@@ -295,7 +349,7 @@ def _collection_index(collection: Collection, threshold: float) -> NearDuplicate
     return index
 
 
-def _reserve_ids(articles: list[Article]) -> None:
+def _reserve_ids(articles: list[_NewArticle]) -> None:
     """Draw ids for ``articles`` from the table's own sequence (PostgreSQL)."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -306,8 +360,36 @@ def _reserve_ids(articles: list[Article]) -> None:
             article.pk = pk
 
 
+# The article columns that the import writes, in COPY order (a test checks that they are
+# all of the model's columns).
+ARTICLE_COPY_FIELDS = (
+    "id",
+    "collection",
+    "title",
+    "body",
+    "source_url",
+    "published_at",
+    "external_id",
+    "content_hash",
+    "segmentation",
+    "metadata",
+    "import_batch",
+    "duplicate_of",
+    "duplicate_similarity",
+    "minhash",
+    "created_at",
+    "updated_at",
+)
+SEGMENT_COPY_FIELDS = ("article", "position", "start", "end", "text")
+
+
 def _copy_into_postgresql(
-    articles: list[Article], spans_of: Callable[[str], list[tuple[int, int]]]
+    articles: list[_NewArticle],
+    spans_of: Callable[[str], list[tuple[int, int]]],
+    *,
+    collection_id: int,
+    batch_id: int | None,
+    segmentation: str,
 ) -> int:
     """Write articles (whose ids are drawn already) and their segments with COPY; returns
     the number of segments.
@@ -316,27 +398,46 @@ def _copy_into_postgresql(
     each COPY's data from a worker thread while this one formats more rows.
     """
     db = connections[DEFAULT_DB_ALIAS]  # the connection itself: no per-call proxy lookups
-    fields = Article._meta.concrete_fields
-    segment_columns = [
-        _column(Segment, name) for name in ("article", "position", "start", "end", "text")
-    ]
+    # The same instant for every row of the chunk, as text (what COPY reads anyway).
+    now = timezone.now().isoformat()
+    dumps = json.dumps
     # psycopg's own cursor, for its COPY writers; its errors still become Django's
     # (IntegrityError, DatabaseError), as they would through Django's cursor.
     with db.cursor() as wrapper, db.wrap_database_errors:
         cursor = wrapper.cursor
         with cursor.copy(
-            _copy_sql(db, Article, [_column(Article, f.name) for f in fields]),
+            _copy_sql(db, Article, [_column(Article, name) for name in ARTICLE_COPY_FIELDS]),
             writer=QueuedLibpqWriter(cursor),
         ) as copy:
-            for article in articles:
-                copy.write_row([f.get_db_prep_save(f.pre_save(article, True), db) for f in fields])
+            for a in articles:
+                copy.write_row(
+                    (
+                        a.pk,
+                        collection_id,
+                        a.title,
+                        a.body,
+                        a.source_url,
+                        a.published_at,
+                        a.external_id,
+                        a.content_hash,
+                        segmentation,
+                        dumps(a.metadata),
+                        batch_id,
+                        a.duplicate_of_id,
+                        a.duplicate_similarity,
+                        a.minhash,
+                        now,
+                        now,
+                    )
+                )
         segments = 0
         with cursor.copy(
-            _copy_sql(db, Segment, segment_columns), writer=QueuedLibpqWriter(cursor)
+            _copy_sql(db, Segment, [_column(Segment, name) for name in SEGMENT_COPY_FIELDS]),
+            writer=QueuedLibpqWriter(cursor),
         ) as copy:
-            for article in articles:
-                pk = article.pk
-                for row in article.segment_rows(spans_of(article.body)):
+            for a in articles:
+                pk = a.pk
+                for row in segment_rows(a.body, spans_of(a.body)):
                     copy.write_row((pk, *row))
                     segments += 1
     return segments
@@ -551,14 +652,31 @@ def articles_import_steps(
         result.duplicates_skipped = writer.duplicates_skipped
         result.near_duplicates = writer.near_duplicates
         if writer.articles_created and not dry_run:
-            _analyze_filled_tables()
+            _analyze_filled_tables(
+                articles=writer.articles_created, segments=writer.segments_created
+            )
     if result.batch is not None:
         _finish_batch(result.batch, result)
     yield result
 
 
-def _analyze_filled_tables() -> None:
-    """Refresh PostgreSQL's planner statistics of the tables an import filled.
+# The columns that queries filter, join or group on: their statistics are what the planner
+# needs after an import. The wide text columns (bodies, segment texts) are left out: their
+# statistics sort tens of thousands of long strings by collation, the bulk of an ANALYZE's
+# time, and no query selects by them.
+ANALYZED_COLUMNS = {
+    Article: ("id", "collection", "content_hash", "external_id", "import_batch", "duplicate_of"),
+    Segment: ("id", "article", "position"),
+}
+# An import that adds less than this share of a table's rows (as the planner last counted
+# them) does not analyze it: autovacuum analyzes after changes of 10 % by default, and the
+# planner scales its row counts by the table's current size meanwhile.
+ANALYZE_GROWTH = 0.1
+
+
+def _analyze_filled_tables(*, articles: int, segments: int) -> None:
+    """Refresh PostgreSQL's planner statistics of the tables an import filled, where it grew
+    them by ``ANALYZE_GROWTH`` or more.
 
     Autovacuum would analyze them some time later; until then the planner sees an empty or
     much smaller table, and the first "next segment" query after a big import is planned
@@ -567,9 +685,19 @@ def _analyze_filled_tables() -> None:
     if connection.vendor != "postgresql":
         return
     quote = connection.ops.quote_name
-    tables = ", ".join(quote(model._meta.db_table) for model in (Article, Segment))
+    added = {Article: articles, Segment: segments}
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {tables}")
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s)",
+            [[model._meta.db_table for model in added]],
+        )
+        known = dict(cursor.fetchall())
+        for model, count in added.items():
+            rows = known.get(model._meta.db_table, -1)
+            # reltuples is -1 for a table never analyzed.
+            if count and (rows <= 0 or count >= ANALYZE_GROWTH * rows):
+                columns = ", ".join(quote(_column(model, name)) for name in ANALYZED_COLUMNS[model])
+                cursor.execute(f"ANALYZE {quote(model._meta.db_table)} ({columns})")
 
 
 def _problem_named(problem: ImportProblem, path: str, name: str) -> ImportProblem:

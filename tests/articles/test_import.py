@@ -657,3 +657,15 @@ def test_a_successful_import_adds_to_the_collection_counts(tmp_path: Path) -> No
 
     collection.refresh_from_db()
     assert (collection.article_count, collection.segment_count) == (4, 8)
+
+
+def test_the_postgresql_copy_writes_every_article_and_segment_column() -> None:
+    # The COPY lists its columns by hand (no model instances): a new column must be added
+    # there, or PostgreSQL imports would leave it at NULL (or fail on NOT NULL).
+    from articles.models import Article, Segment
+    from articles.services import ARTICLE_COPY_FIELDS, SEGMENT_COPY_FIELDS
+
+    assert sorted(ARTICLE_COPY_FIELDS) == sorted(f.name for f in Article._meta.concrete_fields)
+    assert sorted(("id", *SEGMENT_COPY_FIELDS)) == sorted(
+        f.name for f in Segment._meta.concrete_fields
+    )

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from articles import services
 from articles.ingestion.near_duplicates import (
+    NUM_PERM,
     NearDuplicateIndex,
     datasketch_signature,
+    optimal_bands,
     signature,
+    signatures,
     similarity,
 )
 from articles.models import Article, ImportBatch
@@ -228,3 +234,43 @@ def test_signature_is_datasketchs_minhash(seed: int) -> None:
     text = body_of(story(seed)) + " Ünïcode wörds, too."
 
     assert signature(text) == datasketch_signature(text)
+
+
+def test_signatures_of_many_texts_are_each_texts_signature() -> None:
+    texts = [body_of(story(seed)) for seed in range(40)]
+    # Short texts (a shingle or less), empty ones, long ones spanning batches, other scripts.
+    texts += ["", "one", "one two", "a b c", "a b c d", "word " * 20_000, "Ünïcode wörds " * 9]
+
+    assert signatures(texts) == [signature(text) for text in texts]
+    assert signatures([]) == []
+
+
+def test_the_permutations_and_bands_are_datasketchs() -> None:
+    # Drawn and optimised here without importing datasketch (and scipy) in the importer;
+    # they must stay the ones datasketch uses, or stored signatures stop comparing.
+    from datasketch import MinHash
+    from datasketch.lsh import _optimal_param
+
+    template = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")
+
+    assert services.near_duplicates._A.tolist() == [int(a) for a in template.permutations[0]]
+    assert services.near_duplicates._B.tolist() == [int(b) for b in template.permutations[1]]
+    for threshold in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0):
+        assert optimal_bands(threshold, NUM_PERM, 0.05, 0.95) == _optimal_param(
+            threshold, NUM_PERM, 0.05, 0.95
+        )
+
+
+def test_the_importer_loads_neither_scipy_nor_trafilatura_before_it_needs_them() -> None:
+    # Each costs every import process (a command, an upload) a noticeable start-up.
+    code = (
+        "import sys, django; django.setup();"
+        " import articles.services, articles.management.commands.import_articles;"
+        " print(sorted({'scipy', 'datasketch', 'trafilatura'} & set(sys.modules)))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+
+    assert done.stdout.strip() == "[]"
