@@ -669,3 +669,21 @@ def test_the_postgresql_copy_writes_every_article_and_segment_column() -> None:
     assert sorted(("id", *SEGMENT_COPY_FIELDS)) == sorted(
         f.name for f in Segment._meta.concrete_fields
     )
+
+
+def test_backslashes_and_line_breaks_in_segments_are_stored_as_written(tmp_path: Path) -> None:
+    # PostgreSQL's segment rows are written as COPY text: a backslash, "\N" (COPY's NULL) and
+    # a line break inside a paragraph must come back unchanged.
+    paragraphs = [
+        "A path C:\\news\\today and \\N stays text.",
+        "First line of a poem\nits second line, tab\tkept.",
+    ]
+    path = write_jsonl(tmp_path / "a.jsonl", [{"text": "\n\n".join(paragraphs)}])
+
+    result = articles_import(collection=CollectionFactory(), paths=[path])
+
+    assert result.succeeded
+    texts = list(Segment.objects.order_by("position").values_list("text", flat=True))
+    assert texts[0] == paragraphs[0]
+    assert texts[1].startswith("First line of a poem\nits second line")
+    assert_segments_match_bodies()

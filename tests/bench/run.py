@@ -168,14 +168,17 @@ def duplicate_group_quality(url: str, collection_name: str) -> tuple[int, float,
 
 
 # Runs manage.py in this child and records the child's own peak resident memory (VmHWM,
-# which exec resets, unlike getrusage's ru_maxrss that keeps the forking parent's peak).
+# which exec resets, unlike getrusage's ru_maxrss that keeps the forking parent's peak) and
+# its CPU time (user and system seconds: what load on a shared machine inflates least).
 _CHILD = """
-import atexit, runpy, sys
+import atexit, resource, runpy, sys
 peak_file = sys.argv[1]
 def _peak():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
-            open(peak_file, "w").write(line.split()[1])
+            kb = line.split()[1]
+            open(peak_file, "w").write(f"{kb} {usage.ru_utime} {usage.ru_stime}")
 atexit.register(_peak)
 sys.argv = ["manage.py", *sys.argv[2:]]
 runpy.run_path("manage.py", run_name="__main__")
@@ -196,7 +199,13 @@ def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{process.stderr}")
-    return elapsed, int(peak_file.read_text()) / 1024, process.stdout
+    return elapsed, int(peak_file.read_text().split()[0]) / 1024, process.stdout
+
+
+def last_child_cpu(env: dict[str, str]) -> float:
+    """User + system CPU seconds of the last ``run_child``."""
+    _, user, system = (Path(env["BENCH_WORKDIR"]) / "peak-kb").read_text().split()
+    return float(user) + float(system)
 
 
 def reset_database(url: str) -> None:
@@ -210,10 +219,12 @@ def reset_database(url: str) -> None:
 def copy_same_rows(url: str, collection_name: str) -> tuple[float, int, int]:
     """COPY the articles and segments the import stored, again, into the same tables.
 
-    The rows are read back from the import, given a new collection and new ids, and written
-    with two COPYs and a commit: the same columns, indexes, constraints and deferred
-    foreign-key checks the import pays for, with none of its parsing. The copy is removed
-    afterwards. Returns (seconds, articles, segments).
+    The rows are read back from the import (every column of both tables, as text: bodies,
+    signatures, near-duplicate links and all), given a new collection and new ids (near-copy
+    links moved with them), and written with two COPYs and a commit: the same columns,
+    indexes, constraints, compression and deferred foreign-key checks the import pays for,
+    with none of its parsing. The timing includes formatting the rows in Python. The copy
+    is removed afterwards. Returns (seconds, articles, segments).
     """
     with psycopg.connect(url) as conn:
         (source_id,) = conn.execute(
@@ -245,7 +256,11 @@ def copy_same_rows(url: str, collection_name: str) -> tuple[float, int, int]:
         article_columns, articles = rows_of(
             "articles_article",
             "WHERE t.collection_id = %s",
-            {"id": f"t.id + {offset}", "collection_id": str(target_id)},
+            {
+                "id": f"t.id + {offset}",
+                "collection_id": str(target_id),
+                "duplicate_of_id": f"t.duplicate_of_id + {offset}",
+            },
         )
         segment_columns, segments = rows_of(
             "articles_segment",
@@ -284,7 +299,7 @@ def import_jsonl(
     seconds, rss, stdout = run_child(
         ["import_articles", "--collection", collection, "--json", *extra, str(path)], env
     )
-    return seconds, rss, json.loads(stdout)
+    return seconds, rss, {**json.loads(stdout), "cpu": last_child_cpu(env)}
 
 
 def ingestion_benchmark() -> None:
@@ -309,11 +324,12 @@ def ingestion_benchmark() -> None:
         runs = [import_jsonl(path, f"bench-10k-{n}", env) for n in range(repeats)]
         seconds = statistics.median(run[0] for run in runs)
         segments = runs[0][2]["segments_created"]
+        cpu = statistics.median(run[2]["cpu"] for run in runs)
         rows.append(
             (
                 f"JSONL import, 10,000 articles ({size / 1e6:.0f} MB), median of {repeats}",
                 f"{seconds:.2f} s; {segments:,} segments; {segments / seconds:,.0f} segments/s;"
-                f" peak RSS {max(run[1] for run in runs):.0f} MB",
+                f" peak RSS {max(run[1] for run in runs):.0f} MB; importer CPU {cpu:.2f} s",
             )
         )
         copies = [copy_same_rows(url, "bench-10k-0") for _ in range(repeats)]
@@ -348,7 +364,7 @@ def ingestion_benchmark() -> None:
             (
                 f"JSONL import, 40,000 articles ({size / 1e6:.0f} MB)",
                 f"{seconds:.2f} s; {segments:,} segments; {segments / seconds:,.0f} segments/s;"
-                f" peak RSS {rss:.0f} MB",
+                f" peak RSS {rss:.0f} MB; importer CPU {summary['cpu']:.2f} s",
             )
         )
         wire = workdir / "synthetic-40000-copies.jsonl"
@@ -360,7 +376,8 @@ def ingestion_benchmark() -> None:
             (
                 f"JSONL import, 40,000 articles, {copies:,} near-copies ({size / 1e6:.0f} MB)",
                 f"{seconds:.2f} s; {segments:,} segments; {segments / seconds:,.0f} segments/s;"
-                f" peak RSS {rss:.0f} MB; {summary['near_duplicates']:,} found;"
+                f" peak RSS {rss:.0f} MB; importer CPU {summary['cpu']:.2f} s;"
+                f" {summary['near_duplicates']:,} found;"
                 f" group recall {recall:.3f}, precision {precision:.3f}",
             )
         )
@@ -400,7 +417,11 @@ def ingestion_benchmark() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     width = max(len(name) for name, _ in rows)
-    print(f"Themata ingestion benchmark on {url.rsplit('@', 1)[-1]}, {os.cpu_count()} CPUs")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(
+        f"Themata ingestion benchmark on {url.rsplit('@', 1)[-1]}, {os.cpu_count()} CPUs,"
+        f" load average at the end {load}"
+    )
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
 
