@@ -4,14 +4,25 @@ from django.contrib import admin
 from django.db import models
 from django.db.models import QuerySet
 from django.forms import Textarea
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from .models import Article, Collection, ImportBatch, Segment
-from .services import articles_delete
+from .services import articles_delete, imports_fail_stale
+
+
+class SweepsStaleImportsMixin:
+    """Lists that show imports sweep the stale ones first: a batch whose worker died reads
+    "failed", with the reason, instead of "running" for ever."""
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, object] | None = None
+    ) -> HttpResponse:
+        imports_fail_stale()
+        return super().changelist_view(request, extra_context)  # type: ignore[misc]
 
 
 @admin.register(Collection)
-class CollectionAdmin(admin.ModelAdmin):
+class CollectionAdmin(SweepsStaleImportsMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "article_count", "segment_count", "created_at"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -96,7 +107,7 @@ class SegmentAdmin(MadeByImportsMixin, admin.ModelAdmin):
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(MadeByImportsMixin, admin.ModelAdmin):
+class ImportBatchAdmin(SweepsStaleImportsMixin, MadeByImportsMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "collection",
@@ -108,6 +119,7 @@ class ImportBatchAdmin(MadeByImportsMixin, admin.ModelAdmin):
         "segments_created",
         "created_by",
         "created_at",
+        "updated_at",
     ]
     list_filter = ["status", "format", "collection"]
     search_fields = ["source_names"]

@@ -54,6 +54,9 @@ class ImportBatch(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The heartbeat: a running import refreshes it as it goes (from outside its own
+    # transaction), so a batch "running" whose heartbeat is old has lost its worker.
+    updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     source_names = models.JSONField(default=list, blank=True)
     format = models.CharField(max_length=10)

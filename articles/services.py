@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -22,6 +24,7 @@ from django.db import (
     DEFAULT_DB_ALIAS,
     DatabaseError,
     IntegrityError,
+    OperationalError,
     connection,
     connections,
     reset_queries,
@@ -675,6 +678,7 @@ def articles_import_steps(
                     max_record_bytes,
                     PROGRESS_INTERVAL if progress_interval is None else progress_interval,
                     skip_invalid=skip_invalid,
+                    heartbeat=_Heartbeat(result.batch, paths),
                 )
             finally:
                 # A chunk still being written ends before the commit or rollback (after a
@@ -783,6 +787,7 @@ def _import_sources(
     progress_interval: float,
     *,
     skip_invalid: bool = False,
+    heartbeat: _Heartbeat | None = None,
 ) -> Iterator[ImportProgress]:
     reported_at = time.monotonic()
     for source in sources:
@@ -802,6 +807,8 @@ def _import_sources(
                     # problem at once, but nothing more is written.
                     writer.add(item)
                 now = time.monotonic()
+                if heartbeat is not None:
+                    heartbeat.beat(now)
                 if now - reported_at >= progress_interval:
                     reported_at = now
                     yield ImportProgress(
@@ -895,24 +902,97 @@ STALE_IMPORT_MESSAGE = (
 )
 
 
+def heartbeat_interval() -> float:
+    """Seconds between a running import's heartbeats: a tenth of the time after which a
+    silent import is taken for dead, at most a minute."""
+    return min(60.0, settings.THEMATA_IMPORT_STALE_AFTER / 10)
+
+
+class _Heartbeat:
+    """Tells that an import is alive: refreshes its batch's ``updated_at`` and touches its
+    upload folder, at most every ``heartbeat_interval()`` seconds.
+
+    The batch row is written through a connection of its own, in autocommit: the import's
+    transaction is invisible to others until it ends. On SQLite nothing can be written while
+    the import holds the database, so only the folder is touched there (the sweep treats a
+    locked database as a live import, see ``imports_fail_stale``).
+    """
+
+    def __init__(self, batch: ImportBatch | None, paths: Sequence[Path]) -> None:
+        self.batch = batch
+        self.folders = {
+            path.parent for path in paths if path.parent.name.startswith(UPLOAD_DIRECTORY_PREFIX)
+        }
+        self.interval = heartbeat_interval()
+        self.last = time.monotonic()
+
+    def beat(self, now: float) -> None:
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        for folder in self.folders:
+            with contextlib.suppress(OSError):
+                os.utime(folder)
+        if self.batch is None or connection.vendor != "postgresql":
+            return
+        other = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            with other.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {other.ops.quote_name(ImportBatch._meta.db_table)}"
+                    " SET updated_at = %s WHERE id = %s AND status = %s",
+                    [timezone.now(), self.batch.pk, ImportBatch.Status.RUNNING],
+                )
+        except DatabaseError:
+            # A missed heartbeat must not stop the import; the next one may get through.
+            logger.warning("Could not record the heartbeat of import %s", self.batch.pk)
+        finally:
+            other.close()
+
+
+def imports_stale(*, now: datetime | None = None) -> QuerySet[ImportBatch]:
+    """Batches still "running" whose heartbeat is older than ``THEMATA_IMPORT_STALE_AFTER``."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.THEMATA_IMPORT_STALE_AFTER)
+    return ImportBatch.objects.filter(status=ImportBatch.Status.RUNNING, updated_at__lt=cutoff)
+
+
 def imports_fail_stale(*, now: datetime | None = None) -> int:
-    """Mark imports that have run longer than ``THEMATA_IMPORT_STALE_AFTER`` seconds as
-    failed, and remove upload directories that old; returns the number of batches marked.
+    """Mark imports whose heartbeat stopped more than ``THEMATA_IMPORT_STALE_AFTER`` seconds
+    ago as failed, with the reason, and remove upload folders silent for as long; returns
+    the number of batches marked.
 
     An import runs in one transaction: a killed worker or a dropped connection rolls it back
-    but leaves its batch "running" and its upload directory in the temporary directory. A
-    live import that outlasts the limit is marked too, and then set right when it finishes.
+    but leaves its batch "running" and its upload folder in the temporary directory. A live
+    import refreshes its batch's ``updated_at`` and its folder as it goes (``_Heartbeat``),
+    so however long it runs it is not swept. Runs when an import starts, when the import page
+    or the admin's collection and batch lists are opened, and in ``manage.py import_sweep``.
+    On SQLite a database locked by a running import (which cannot beat there) leaves its
+    batches alone.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.THEMATA_IMPORT_STALE_AFTER)
-    stale = ImportBatch.objects.filter(status=ImportBatch.Status.RUNNING, created_at__lt=cutoff)
     marked = 0
-    for batch in stale:
-        batch.status = ImportBatch.Status.FAILED
-        batch.finished_at = now
-        batch.errors = [*batch.errors, ImportProblem("", STALE_IMPORT_MESSAGE).as_dict()]
-        batch.save(update_fields=["status", "finished_at", "errors"])
-        marked += 1
+    # Read first (never blocks): most calls find nothing and write nothing.
+    candidates = list(imports_stale(now=now).values_list("pk", "errors"))
+    if candidates:
+        try:
+            with _short_lock_wait():
+                for pk, errors in candidates:
+                    marked += (
+                        imports_stale(now=now)
+                        .filter(pk=pk)
+                        .update(
+                            status=ImportBatch.Status.FAILED,
+                            finished_at=now,
+                            updated_at=now,
+                            errors=[*errors, ImportProblem("", STALE_IMPORT_MESSAGE).as_dict()],
+                        )
+                    )
+        except OperationalError:
+            if connection.vendor != "sqlite":
+                raise
+            logger.info("An import holds the database; stale imports are swept later")
     root = Path(settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir())
     for directory in root.glob(UPLOAD_DIRECTORY_PREFIX + "*"):
         try:
@@ -921,6 +1001,24 @@ def imports_fail_stale(*, now: datetime | None = None) -> int:
         except OSError:
             continue  # gone already, or not ours to read
     return marked
+
+
+@contextlib.contextmanager
+def _short_lock_wait() -> Iterator[None]:
+    """On SQLite, wait at most a moment for the write lock (a page view must not hang for
+    the whole busy timeout behind a running import); elsewhere nothing changes."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        (previous,) = cursor.fetchone()
+        cursor.execute("PRAGMA busy_timeout = 200")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
 
 def collection_get_or_create(*, name: str) -> tuple[Collection, bool]:

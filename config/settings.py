@@ -272,9 +272,11 @@ THEMATA_IMPORT_MAX_FILE_BYTES = env_int(
 # an import must stay under 300 MB (a 3 MB page of many paragraphs peaked at 321 MB with
 # the recall fallback's second parse; 2 MB keeps it near 215 MB; news pages are < 2 MB).
 THEMATA_IMPORT_MAX_HTML_BYTES = env_int("THEMATA_IMPORT_MAX_HTML_BYTES", 2 * 1024 * 1024, minimum=1)
-# An import still "running" after this many seconds is taken for one whose worker died: it
-# is marked failed and its upload directory removed (checked when an import starts).
-THEMATA_IMPORT_STALE_AFTER = env_int("THEMATA_IMPORT_STALE_AFTER", 6 * 3600, minimum=60)
+# An import "running" without a heartbeat (refreshed every tenth of this, at most every
+# minute) for this many seconds is taken for one whose worker died: it is marked failed and
+# its upload directory removed (when an import starts, when the import page or the admin's
+# collection and batch lists open, and by `manage.py import_sweep`).
+THEMATA_IMPORT_STALE_AFTER = env_int("THEMATA_IMPORT_STALE_AFTER", 30 * 60, minimum=60)
 # Two articles whose word-shingle sets have at least this Jaccard similarity are near-copies
 # (one near-duplicate group); estimated with MinHash at import.
 THEMATA_NEAR_DUPLICATE_THRESHOLD = float(env_str("THEMATA_NEAR_DUPLICATE_THRESHOLD", "0.8"))

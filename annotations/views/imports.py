@@ -38,6 +38,7 @@ from articles.services import (
     ImportProgress,
     ImportResult,
     articles_import_steps,
+    imports_fail_stale,
 )
 from config.http import AuthenticatedHttpRequest
 
@@ -140,6 +141,8 @@ def import_upload(request: AuthenticatedHttpRequest, slug: str) -> HttpResponseB
     """The upload form and the collection's import history; POST imports the files."""
     access = get_project_for_user(request.user, slug, need=Capability.MANAGE)
     if request.method == "GET":
+        # An import whose worker died shows as failed, not "running" for ever.
+        imports_fail_stale()
         if request.htmx:
             return render(request, f"{TEMPLATE}#import-history", _history_context(access))
         return _render_page(request, access, ImportUploadForm())

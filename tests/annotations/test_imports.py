@@ -164,7 +164,8 @@ def test_page_query_count_does_not_grow_with_history(
         for i in range(history)
     )
 
-    with django_assert_max_num_queries(4):
+    # One of them looks for imports left "running" by a dead worker (none here).
+    with django_assert_max_num_queries(5):
         response = manager_client.get(url(project))
 
     assert response.status_code == 200

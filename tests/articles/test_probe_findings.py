@@ -187,7 +187,12 @@ def test_stale_running_imports_are_marked_failed_and_their_files_removed(
     collection = CollectionFactory()
     stale = ImportBatch.objects.create(collection=collection, format="auto")
     fresh = ImportBatch.objects.create(collection=collection, format="auto")
-    ImportBatch.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    # Its heartbeat stopped two hours ago (the other started as long ago but still beats).
+    ImportBatch.objects.filter(pk=stale.pk).update(
+        created_at=timezone.now() - timedelta(hours=2),
+        updated_at=timezone.now() - timedelta(hours=2),
+    )
+    ImportBatch.objects.filter(pk=fresh.pk).update(created_at=timezone.now() - timedelta(hours=2))
     old_upload = tmp_path / f"{services.UPLOAD_DIRECTORY_PREFIX}abc"
     old_upload.mkdir()
     (old_upload / "001.jsonl").write_text("{}")
