@@ -79,15 +79,17 @@ class ImportBatch(models.Model):
         return f"Import #{self.pk} into {self.collection} ({self.status})"
 
 
-def content_hash_for(body: str) -> str:
+def content_hash_for(body: str, *, canonical: bool = False) -> str:
     """Identity of an article's text for de-duplication: whitespace-insensitive sha256.
 
     The text hashed is ``" ".join(body.split())``. Imported bodies are canonical (single
     spaces, paragraphs joined by blank lines), so replacing their newlines already gives it;
     the split-and-join runs only when that shortcut is not exact (3x faster on imports).
+    ``canonical``: ``body`` comes from ``build_body``, whose only whitespace is single spaces
+    within lines and the newlines between them, so the shortcut is exact without checking.
     """
     text = body.replace("\n\n", " ").replace("\n", " ")
-    if not (text.isprintable() and "  " not in text and text == text.strip()):
+    if not canonical and not (text.isprintable() and "  " not in text and text == text.strip()):
         text = " ".join(body.split())
     return hashlib.sha256(text.encode()).hexdigest()
 

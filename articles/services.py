@@ -40,7 +40,7 @@ from .ingestion import near_duplicates, readers
 from .ingestion.errors import ImportProblem, ImportRejected
 from .ingestion.near_duplicates import NearDuplicateIndex
 from .ingestion.readers import ArticleRecord
-from .ingestion.segmenting import build_body, paragraph_spans, sentence_spans
+from .ingestion.segmenting import build_body_and_spans, paragraph_spans, sentence_spans
 from .ingestion.sources import FORMATS, ProgressCounter, SourceFile, iter_sources
 from .models import (
     Article,
@@ -152,6 +152,8 @@ class _NewArticle:
     external_id: str
     content_hash: str
     metadata: dict[str, object]
+    # Its paragraph spans when known from reading it (paragraph segmentation).
+    spans: list[tuple[int, int]] | None = None
     pk: int | None = None
     minhash: bytes | None = None
     duplicate_of_id: int | None = None
@@ -200,8 +202,8 @@ class _ArticleWriter:
 
     def add(self, record: ArticleRecord) -> None:
         self.articles_read += 1
-        body = build_body(record.paragraphs)
-        content_hash = content_hash_for(body)
+        body, spans = build_body_and_spans(record.paragraphs)
+        content_hash = content_hash_for(body, canonical=True)
         if content_hash in self.pending:
             self.duplicates_skipped += 1
             return
@@ -216,6 +218,7 @@ class _ArticleWriter:
             external_id=record.external_id,
             content_hash=content_hash,
             metadata=record.metadata,
+            spans=spans if self.segmentation == Segmentation.PARAGRAPH else None,
         )
         if len(self.pending) >= WRITE_CHUNK:
             self.flush()
@@ -438,7 +441,8 @@ def _copy_into_postgresql(
     lines: list[str] = []
     for a in articles:
         pk = a.pk
-        for position, start, end, text in segment_rows(a.body, spans_of(a.body)):
+        spans = a.spans if a.spans is not None else spans_of(a.body)
+        for position, start, end, text in segment_rows(a.body, spans):
             if "\\" in text or "\n" in text or "\r" in text or "\t" in text:
                 text = text.translate(_COPY_TEXT_ESCAPES)
             lines.append(f"{pk}\t{position}\t{start}\t{end}\t{text}\n")

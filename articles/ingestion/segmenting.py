@@ -97,8 +97,21 @@ def build_body(paragraphs: Iterable[str]) -> str:
     """Canonical body: each paragraph's lines stripped, runs of whitespace within a line collapsed
     to one space, single newlines kept, blank lines and empty paragraphs dropped; paragraphs
     joined by ``"\\n\\n"``."""
-    canonical = (_canonical_paragraph(paragraph) for paragraph in paragraphs)
-    return "\n\n".join(paragraph for paragraph in canonical if paragraph)
+    return build_body_and_spans(paragraphs)[0]
+
+
+def build_body_and_spans(paragraphs: Iterable[str]) -> tuple[str, list[Span]]:
+    """``build_body(paragraphs)`` and its ``paragraph_spans``, taken from the paragraphs' own
+    lengths instead of scanning the body again (a canonical paragraph has no blank line and
+    no surrounding whitespace, so each is exactly one span)."""
+    canonical = [p for p in map(_canonical_paragraph, paragraphs) if p]
+    spans: list[Span] = []
+    start = 0
+    for paragraph in canonical:
+        end = start + len(paragraph)
+        spans.append((start, end))
+        start = end + 2
+    return "\n\n".join(canonical), spans
 
 
 def _canonical_paragraph(paragraph: str) -> str:

@@ -4,9 +4,12 @@ import random
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from articles.ingestion import segmenting
 from articles.ingestion.segmenting import Span, build_body, paragraph_spans, sentence_spans
+from articles.models import content_hash_for
 
 # Hand-made news sentences with the usual traps for splitters: titles (Mr., Mrs., Ms., Dr.),
 # country and place abbreviations (U.S., U.K., D.C., St.), "No. 3", dates ("Jan. 5"), times
@@ -412,3 +415,29 @@ def test_paragraph_spans_grows_linearly_with_the_body() -> None:
 
     small, large = best_time(10_000), best_time(100_000)
     assert large < 40 * small, f"10x the paragraphs took {large / small:.0f}x as long"
+
+
+# Paragraph texts with every kind of whitespace and line break, control and format characters.
+_paragraph_texts = st.lists(
+    st.text(
+        alphabet=st.sampled_from(
+            list("ab .\\")
+            + ["\n", "\r", "\t", "\x0b", "\x0c", "\x1c", "\x85", "\u00a0"]
+            + ["\u2028", "\u2029", "\u3000", "\u200b", "\x01", "é"]
+        ),
+        max_size=30,
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_paragraph_texts)
+def test_the_importers_spans_and_hash_are_those_of_the_body(paragraphs: list[str]) -> None:
+    # The importer takes paragraph spans from the paragraphs it joined, and hashes the body
+    # without re-checking it: both must be what scanning the body gives.
+    body, spans = segmenting.build_body_and_spans(paragraphs)
+
+    assert body == build_body(paragraphs)
+    assert spans == paragraph_spans(body)
+    assert content_hash_for(body, canonical=True) == content_hash_for(body)
