@@ -208,7 +208,7 @@ class _ArticleWriter:
             self.duplicates_skipped += 1
             return
         published_at = record.published_at
-        if published_at is not None and published_at.tzinfo is None:
+        if published_at is not None and timezone.is_naive(published_at):
             published_at = published_at.replace(tzinfo=self.zone)
         self.pending[content_hash] = _NewArticle(
             title=record.title,
