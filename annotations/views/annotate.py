@@ -7,13 +7,14 @@ next segment, and a plain form post with a redirect to it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import get_template
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
@@ -282,6 +283,9 @@ def _render(
     context["label_choices"] = _label_choices(
         labels, multi_label=context["project"].multi_label, chosen=answer.label_ids
     )
+    context["urls"] = _screen_urls(
+        context["project"].slug, context["segment"], context.get("back_segment_id")
+    )
     context["message"] = refusal.message if refusal else ""
     conflict = refusal.conflict if refusal else None
     context["conflict"] = conflict
@@ -322,14 +326,59 @@ def _label_choices(labels: list[Label], *, multi_label: bool, chosen: set[int]) 
 
 
 def _annotate_url(access: ProjectAccess, segment: Segment | None, view: str) -> str:
+    slug = access.project.slug
     if view == ARTICLE_VIEW and segment is not None:
-        url = reverse(
-            "annotations:article_detail",
-            kwargs={"slug": access.project.slug, "article_id": segment.article_id},
-        )
-        return f"{url}?segment={segment.pk}"
-    url = reverse("annotations:annotate", kwargs={"slug": access.project.slug})
+        return f"{_url('article_detail', slug, segment.article_id)}?segment={segment.pk}"
+    url = _url("annotate", slug)
     return f"{url}?segment={segment.pk}" if segment is not None else url
+
+
+# An id that stands in for the real one while a URL pattern is reversed once.
+_ID = 918_273_645
+
+
+@functools.lru_cache(maxsize=2048)
+def _url_parts(name: str, slug: str, key: str, prefix: str) -> tuple[str, str]:
+    kwargs: dict[str, str | int] = {"slug": slug}
+    if key:
+        kwargs[key] = _ID
+    url = reverse(f"annotations:{name}", kwargs=kwargs)
+    head, found, tail = url.partition(f"/{_ID}/")
+    return (head, "") if not found else (f"{head}/", f"/{tail}")
+
+
+_URL_KEYS = {
+    "annotate": "",
+    "project_detail": "",
+    "article_detail": "article_id",
+    "annotation_save": "segment_id",
+    "segment_history": "segment_id",
+}
+
+
+def _url(name: str, slug: str, value: int | None = None) -> str:
+    """``reverse("annotations:<name>", …)`` for the labelling screen's few URLs, each
+    pattern reversed once per process and project (the screen draws about ten per answer)."""
+    head, tail = _url_parts(name, slug, _URL_KEYS[name], get_script_prefix())
+    return head if value is None else f"{head}{value}{tail}"
+
+
+def _screen_urls(slug: str, segment: Segment | None, back: int | None) -> dict[str, str]:
+    """The addresses the workspace links to."""
+    annotate = _url("annotate", slug)
+    urls = {"annotate": annotate, "project": _url("project_detail", slug)}
+    if back is not None:
+        urls["back"] = f"{annotate}?segment={back}"
+    if segment is not None:
+        article = _url("article_detail", slug, segment.article_id)
+        urls |= {
+            "segment_view": f"{annotate}?segment={segment.pk}",
+            "article": article,
+            "article_view": f"{article}?segment={segment.pk}",
+            "save": _url("annotation_save", slug, segment.pk),
+            "history": _url("segment_history", slug, segment.pk),
+        }
+    return urls
 
 
 @require_GET
