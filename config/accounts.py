@@ -4,6 +4,7 @@ user's sessions."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from importlib import import_module
 from typing import Any
@@ -13,11 +14,16 @@ from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, authenticate
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import connections, router
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+
+from annotations.rows import Columns
 
 # django-axes stores the username it counts failures against in a varchar(255) column.
 _AXES_USERNAME_MAX = 255
@@ -175,3 +181,32 @@ class RepetitivePasswordValidator:
 
     def get_help_text(self) -> str:
         return f"Your password must use at least {self.min_unique} different characters."
+
+
+class ModelBackend(DjangoModelBackend):
+    """Django's model backend, with the signed-in user read by one precompiled statement.
+
+    Every request loads its user (``get_user``); building that ``SELECT`` through the ORM
+    cost about as much CPU as the rest of the session handling. The same row, the same
+    ``user_can_authenticate`` test; logging in, permissions and everything else are Django's.
+    """
+
+    def get_user(self, user_id: Any) -> User | None:
+        db = connections[router.db_for_read(User)]
+        with db.cursor() as cursor:
+            cursor.execute(_user_sql(db.alias), [user_id])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        user = _USER.build(db, row)
+        return user if self.user_can_authenticate(user) else None
+
+
+_USER = Columns(User)
+
+
+@functools.cache
+def _user_sql(alias: str) -> str:
+    db = connections[alias]
+    table = db.ops.quote_name(User._meta.db_table)
+    return f"SELECT {_USER.sql('u', db)} FROM {table} u WHERE u.id = %s"

@@ -199,7 +199,10 @@ LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = [
     # First, so that a locked-out username/address pair is refused before any password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend reading the user of each request with precompiled SQL. Sessions
+    # name their backend: ones made under django.contrib.auth.backends.ModelBackend (before
+    # 2026-11-30) end once, and their users log in again.
+    "config.accounts.ModelBackend",
 ]
 
 # Login throttling (django-axes). Failures are counted per (username, address) pair, not
