@@ -186,6 +186,7 @@ def profile(slug: str, requests: int, out: str) -> dict[str, Any]:
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.wsgi import get_wsgi_application
+    from django.db import connection
     from django.test import Client
 
     from annotations.models import Project
@@ -274,8 +275,6 @@ def profile(slug: str, requests: int, out: str) -> dict[str, Any]:
             run()
     # Statements per submit as the database receives them (BEGIN/COMMIT, which psycopg
     # sends itself, not included), and the text of one submit's.
-    from django.db import connection
-
     seen: list[str] = []
 
     def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -292,13 +291,31 @@ def profile(slug: str, requests: int, out: str) -> dict[str, Any]:
     one_submit = list(seen)
     rounds = 3
     cpu: dict[str, list[float]] = {name: [] for name in kinds}
+    # The PostgreSQL backend's own CPU for the same requests (one connection, kept open
+    # for the whole run): the database's share of a request without any concurrency.
+    connection.settings_dict["CONN_MAX_AGE"] = None
+    backend_pid = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend_pid = cursor.fetchone()[0]
+    database_cpu: dict[str, list[float]] = {name: [] for name in kinds}
     for _ in range(rounds):
         for name, run in kinds.items():
             count = max(1, requests // rounds)
             started = time.process_time()
+            database_started = _cpu_seconds(backend_pid) if backend_pid else 0.0
             for _ in range(count):
                 run()
             cpu[name].append(1000 * (time.process_time() - started) / count)
+            if backend_pid:
+                used = _cpu_seconds(backend_pid) - database_started
+                database_cpu[name].append(1000 * used / count)
+    if backend_pid:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            if cursor.fetchone()[0] != backend_pid:
+                database_cpu = {}  # it reconnected: the figures are not of these requests
     if out:
         profiler = cProfile.Profile(time.process_time)
         profiler.enable()
@@ -310,6 +327,8 @@ def profile(slug: str, requests: int, out: str) -> dict[str, Any]:
         name: {"median_ms": statistics.median(values), "rounds_ms": values}
         for name, values in cpu.items()
     }
+    for name, values in database_cpu.items():
+        figures[name]["database_ms"] = statistics.median(values)
     figures["submit"]["statements"] = statements
     figures["submit"]["sql"] = one_submit
     if out:
@@ -925,6 +944,8 @@ def main(argv: list[str] | None = None) -> None:
             for name, figure in figures.items():
                 rounds = ", ".join(f"{value:.2f}" for value in figure["rounds_ms"])
                 calls = f"; {figure['calls']:,.0f} Python calls" if "calls" in figure else ""
+                if "database_ms" in figure:
+                    calls += f"; PostgreSQL backend CPU {figure['database_ms']:.2f} ms"
                 if "statements" in figure:
                     calls += f"; {figure['statements']:.1f} SQL statements"
                 print(
