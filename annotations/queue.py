@@ -42,8 +42,7 @@ from django.contrib.auth.models import User
 from django.db import connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
-from django.db.models import F, Model, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Model, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from articles.models import Article, Segment
@@ -672,8 +671,9 @@ def queue_previous_answered(*, project: Project, annotator: User, before: int | 
             mine = mine.filter(segment_id__lt=before)
         return mine.order_by("-segment_id").values_list("segment_id", flat=True).first()
     if before is not None:
-        this = mine.filter(segment_id=before).values("pk")[:1]
-        mine = mine.filter(pk__lt=Coalesce(Subquery(this), Value(2**62)))
+        # The answers given before my answer to ``before``; all of them when there is none.
+        this = mine.filter(segment_id=before)
+        mine = mine.filter(Q(pk__lt=Subquery(this.values("pk")[:1])) | ~models.Exists(this))
     # "+ 0": PostgreSQL is not to walk the primary key backwards over everyone's answers
     # (all of them, when mine are old); it reads mine through the unique index and sorts.
     return mine.order_by((F("pk") + 0).desc()).values_list("segment_id", flat=True).first()
