@@ -26,7 +26,7 @@ encode_json_string = _encode_str
 # OWASP CSV injection: a cell starting with one of these is read as a formula by spreadsheets.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _BUFFER_ROWS = 2_000
-PARQUET_ROW_GROUP = 50_000
+PARQUET_ROW_GROUP = 20_000
 # Rows held as Python objects before they become a compact Arrow batch: a row group of
 # 50,000 raw answers as Python lists alone took ~100 MB (peak RSS 328 MB measured).
 PARQUET_BATCH = 5_000

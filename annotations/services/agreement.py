@@ -74,6 +74,10 @@ def set_distance(a: frozenset[Any], b: frozenset[Any]) -> float:
     return float(masi_distance(set(a), set(b)))
 
 
+# The cells of a yes/no table, in the order ``add_arrays`` sums them.
+_CELLS = ((True, True), (True, False), (False, True), (False, False))
+
+
 def _pairs(n: int) -> int:
     return n * (n - 1) // 2
 
@@ -207,22 +211,53 @@ class AgreementCounter:
         w1, w2 = np.where(swap, v2, v1), np.where(swap, v1, v2)
         i1, i2 = np.searchsorted(seen, c1), np.searchsorted(seen, c2)
         n_coders = len(seen)
+        n_labels = len(self.labels)
+        coders = seen.tolist()
+        if self.multi_label and len(values) <= 1024:
+            # Yes/no per label: the four cells of each pair's table are sums over its
+            # pairs of ratings of |A & B|, |A| - |A & B|, ... (A & B from a values x values
+            # table of shared labels): one bincount per cell, no Python per pair of ratings.
+            member = np.array(
+                [[label in v for label in self.labels] for v in values], dtype=np.int64
+            )
+            shared_labels = member @ member.T
+            size = member.sum(axis=1)
+            both = shared_labels[w1, w2]
+            s1, s2 = size[w1], size[w2]
+            pairs, inverse, shared = np.unique(
+                i1 * n_coders + i2, return_inverse=True, return_counts=True
+            )
+            cells = [
+                np.bincount(inverse.reshape(-1), weights=cell, minlength=len(pairs))
+                for cell in (both, s1 - both, s2 - both, n_labels - (s1 + s2 - both))
+            ]
+            for k, (key, count) in enumerate(zip(pairs.tolist(), shared.tolist(), strict=True)):
+                a, b = divmod(key, n_coders)
+                pair = (coders[a], coders[b])
+                self._shared[pair] += count
+                table = self._tables.get(pair)
+                if table is None:
+                    table = self._tables[pair] = Counter()
+                for cell, answers in zip(_CELLS, cells, strict=True):
+                    table[cell] += round(float(answers[k]))
+            return
         keys = ((i1 * n_coders + i2) * n_values + w1) * n_values + w2
         combos, counts = np.unique(keys, return_counts=True)
-        n_labels = len(self.labels)
         for key, count in zip(combos.tolist(), counts.tolist(), strict=True):
             rest, b_value = divmod(key, n_values)
             rest, a_value = divmod(rest, n_values)
             a, b = divmod(rest, n_coders)
-            pair = (seen[a].item(), seen[b].item())
+            pair = (coders[a], coders[b])
             self._shared[pair] += count
-            table = self._tables.setdefault(pair, Counter())
+            table = self._tables.get(pair)
+            if table is None:
+                table = self._tables[pair] = Counter()
             one, other = values[a_value], values[b_value]
             if self.multi_label:
-                both = len(one & other)
-                table[True, True] += both * count
-                table[True, False] += (len(one) - both) * count
-                table[False, True] += (len(other) - both) * count
+                common = len(one & other)
+                table[True, True] += common * count
+                table[True, False] += (len(one) - common) * count
+                table[False, True] += (len(other) - common) * count
                 table[False, False] += (n_labels - len(one | other)) * count
             else:
                 table[tuple(sorted(one)), tuple(sorted(other))] += count
