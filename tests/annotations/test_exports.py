@@ -505,6 +505,53 @@ def test_the_command_prints_one_json_object(answered, tmp_path, capsys) -> None:
     assert export.options["seed"] == 4 and export.created_by is None
 
 
+@pytest.mark.parametrize("labels", ["raw", "majority", "gold"])
+@pytest.mark.parametrize(
+    ("fmt", "name"),
+    [
+        ("jsonl", "d.jsonl"),
+        ("csv", "d.csv"),
+        ("parquet", "d.parquet"),
+        ("folder", "d"),
+        ("folder", "d.zip"),
+    ],
+)
+def test_the_command_exports_every_format_and_label_mode(
+    answered, tmp_path, capsys, fmt, name, labels
+) -> None:
+    first = segments_of(answered)[0]
+    if not GoldLabel.objects.filter(project=answered, segment=first).exists():
+        gold(answered, first, ["theme-1"], GoldLabel.Source.ADJUDICATED, reviewer=first_user())
+    out = tmp_path / name
+
+    call_command(
+        "export_dataset",
+        answered.slug,
+        "--out",
+        str(out),
+        "--format",
+        fmt,
+        "--labels",
+        labels,
+        "--json",
+    )
+
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rows"] > 0
+    if out.is_file():
+        assert writers.file_sha256(out) == summary["sha256"]
+    else:
+        assert sorted(p.name for p in out.iterdir()) == sorted(f["name"] for f in summary["files"])
+        for info in summary["files"]:
+            assert writers.file_sha256(out / info["name"]) == info["sha256"]
+
+
+def first_user():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.order_by("pk").first()
+
+
 def test_the_command_summarises_without_json(answered, tmp_path, capsys) -> None:
     call_command(
         "export_dataset", answered.slug, "--out", str(tmp_path / "a.csv"), "--format", "csv"
