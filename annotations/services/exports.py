@@ -338,11 +338,8 @@ class _Labels:
 
 @dataclass(slots=True)
 class _Stats:
-    """Figures for the dataset card, gathered while the rows stream past."""
+    """What the rows streaming past tell the card (the row-by-row path)."""
 
-    segments_with_two: int = 0  # segments with at least two submitted answers
-    unanimous: int = 0  # ... of which every answer has the same label set
-    answers: int = 0
     gold_sources: Counter[str] = field(default_factory=Counter)
 
 
@@ -1168,19 +1165,10 @@ class _Source:
     def _raw_rows(self, light: bool) -> Iterator[tuple[Any, ...]]:
         names = self._annotator_names()
         sql, params = self._raw_sql(light)
-        stats = self.stats
-        self.stats = _Stats()
-        current = None
-        sets: list[list[str]] = []
         slugs = self._slugs
         postgres = self.postgres
         for row in self._stream(sql, params):
-            if row[0] != current:
-                self._count_agreement(sets)
-                current, sets = row[0], []
             labels = slugs(row[10])
-            if row[12] == "submitted":
-                sets.append(labels)
             if postgres:  # aware datetimes and booleans already
                 yield (*row[:10], labels, names[row[11]], *row[12:])
                 continue
@@ -1199,15 +1187,6 @@ class _Source:
                 _aware(row[18]),
                 row[19],
             )
-        self._count_agreement(sets)
-        if light:
-            self.stats = stats
-
-    def _count_agreement(self, sets: list[list[str]]) -> None:
-        if len(sets) >= 2:
-            self.stats.segments_with_two += 1
-            self.stats.unanimous += len({tuple(labels) for labels in sets}) == 1
-        self.stats.answers += len(sets)
 
     def _majority_sql(self, light: bool) -> tuple[str, list[Any]]:
         unsure = " AND a.unsure = %s" if self.options.exclude_unsure else ""
@@ -1232,7 +1211,6 @@ class _Source:
 
     def _majority_rows(self, light: bool) -> Iterator[tuple[Any, ...]]:
         sql, params = self._majority_sql(light)
-        stats = _Stats()
         enough = no_majority = 0
         rank = self.labels.rank
         slugs = self.labels.slugs
@@ -1244,16 +1222,12 @@ class _Source:
             for answer in answers:
                 if answer:
                     votes.update(int(i) for i in answer.split(","))
-            if len(answers) >= 2:
-                stats.segments_with_two += 1
-                stats.unanimous += len({frozenset(a.split(",")) for a in answers}) == 1
             kept = sorted(rank[label] for label, count in votes.items() if 2 * count > n)
             if not kept:
                 no_majority += 1
                 continue
             yield (*row[:5], _aware(row[5]), *row[6:10], [slugs[i] for i in kept], n, row[12])
         if not light:
-            self.stats = stats
             self.skipped = {
                 "fewer_answers_than_min": self._segment_total() - enough,
                 "no_label_with_majority": no_majority,
