@@ -425,6 +425,7 @@ def agreement_from_arrays(
         seconds.append(same + d)
     first = np.concatenate(firsts)
     second = np.concatenate(seconds)
+    del firsts, seconds  # (the arrays per pair are the memory peak: freed as soon as done)
     v1, v2 = value[first], value[second]
     exact_pairs = int(np.count_nonzero(v1 == v2))
 
@@ -453,6 +454,7 @@ def agreement_from_arrays(
             minlength=n_used * n_used,
         ).reshape(n_used, n_used)
         coincidences += cells / (int(m) - 1)
+    del local, local1, local2, pair_sizes, size_of_row
     alpha_masi = alpha_from_coincidences(coincidences, distances([values[v] for v in used]))
 
     # Kappa: pairs of coders oriented by first appearance (as the reference), one
@@ -461,12 +463,22 @@ def agreement_from_arrays(
     seen_first = np.full(n_coders, len(coder), dtype=np.int64)
     np.minimum.at(seen_first, coder, np.arange(len(coder)))
     c1, c2 = coder[first], coder[second]
+    del first, second
     swap = seen_first[c1] > seen_first[c2]
-    c1, c2 = np.where(swap, c2, c1), np.where(swap, c1, c2)
-    w1, w2 = np.where(swap, v2, v1), np.where(swap, v1, v2)
     n_values = len(values)
-    keys = ((c1 * n_coders + c2) * n_values + w1) * n_values + w2
+    # keys = ((first coder * n_coders + second coder) * n_values + its value) * n_values +
+    # the other's value, built in place.
+    keys = np.where(swap, c2, c1)
+    keys *= n_coders
+    keys += np.where(swap, c1, c2)
+    del c1, c2
+    keys *= n_values
+    keys += np.where(swap, v2, v1)
+    keys *= n_values
+    keys += np.where(swap, v1, v2)
+    del v1, v2, swap
     combos, counts = np.unique(keys, return_counts=True)
+    del keys
     tables: dict[tuple[Any, Any], Counter[tuple[Any, Any]]] = {}
     shared: Counter[tuple[Any, Any]] = Counter()
     n_labels = len(labels)

@@ -143,9 +143,8 @@ def _int_columns(rows: QuerySet[Any, Any], width: int) -> np.ndarray:
     PostgreSQL: the query grouped by ``id / ARRAY_GROUP``, each column aggregated into an
     int8[] (one aggregate node feeds every column the same rows in the same order), loaded
     in binary straight into numpy. Elsewhere: the same SQL, ``fetchmany`` into arrays.
-    (PostgreSQL's streaming mode would keep the connection busy; the result is received
-    whole, as a few int8[] per 100,000 rows, so that the progress can be written between
-    the reads.)
+    (PostgreSQL's streaming mode would keep the connection busy while the progress is
+    written; a named cursor fetched a group at a time does not.)
     """
     import numpy as np
 
@@ -161,12 +160,16 @@ def _int_columns(rows: QuerySet[Any, Any], width: int) -> np.ndarray:
         import psycopg
 
         connection.ensure_connection()
-        # A server-side-binding cursor (Django's own binds on the client, text only).
         started = time.monotonic()
-        with psycopg.Cursor(connection.connection) as cursor:
+        # A named (server-side) cursor, one group per fetch: the client holds one group at a
+        # time, and the connection is free between fetches (it lives in a transaction).
+        with (
+            transaction.atomic(using=rows.db, savepoint=False),
+            psycopg.ServerCursor(connection.connection, "figures_rows") as cursor,
+        ):
             cursor.adapters.register_loader(_INT8_ARRAY_OID, _int8_array_loader())
             cursor.execute(grouped, params, binary=True)
-            for group in cursor:
+            while (group := cursor.fetchone()) is not None:
                 parts.append(np.column_stack(group))
         if connection.queries_logged:
             # Past Django's cursor wrapper: logged as it would log it, so that query counts
@@ -240,8 +243,10 @@ def _answer_columns(project: Project, *, progress: Callable[[float], None]) -> _
         values=[frozenset()],
         value_of={},
     )
+    ids = answers[:, 0].copy()
+    del answers, flag_values  # the columns are copies: free the matrix before the next peak
     if len(links):
-        columns.value = _label_set_values(answers[:, 0], links, columns.values)
+        columns.value = _label_set_values(ids, links, columns.values)
     columns.value_of = {_raw(labels): index for index, labels in enumerate(columns.values)}
     return columns
 
@@ -261,10 +266,12 @@ def _label_set_values(
 
     by_id = np.argsort(ids)
     row_of = by_id[np.searchsorted(ids, links[:, 0], sorter=by_id)]
+    del by_id
     label_ids, label_digit = np.unique(links[:, 1], return_inverse=True)
     base = len(label_ids) + 1
     order = np.argsort(row_of * base + label_digit.reshape(-1))
     row_of, digit = row_of[order], label_digit.reshape(-1)[order] + 1
+    del order, label_digit
     first = np.ones(len(row_of), dtype=bool)
     first[1:] = row_of[1:] != row_of[:-1]
     starts = np.flatnonzero(first)
