@@ -143,24 +143,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-elif env_bool("DB_PREPARED_STATEMENTS", default=True):
-    # PostgreSQL: parameters bound on the server, and psycopg prepares a statement on its
-    # 5th use on a connection, so that PostgreSQL no longer parses and plans it: 40 % less
-    # database CPU per answer (docs/performance.md). Off (0) behind a pooler that cannot
-    # keep prepared statements (PgBouncer before 1.21 in transaction mode).
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True, prepare_threshold=5
-    )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    pass
-elif env_bool("DB_POOL", default=False):
-    # psycopg's connection pool, one per process, instead of one persistent connection per
-    # thread; Django requires CONN_MAX_AGE = 0 with it.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env_int("DB_POOL_MIN_SIZE", 1, minimum=0),
-        "max_size": env_int("DB_POOL_MAX_SIZE", 8, minimum=1),
-    }
+else:
+    if env_bool("DB_PREPARED_STATEMENTS", default=True):
+        # PostgreSQL: parameters bound on the server, and psycopg prepares a statement on
+        # its 5th use on a connection, so that PostgreSQL no longer parses and plans it:
+        # 40 % less database CPU per answer (docs/performance.md). Off (0) behind a pooler
+        # that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=5
+        )
+    if env_bool("DB_POOL", default=False):
+        # psycopg's connection pool, one per process, instead of one persistent connection
+        # per thread; Django requires CONN_MAX_AGE = 0 with it.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 1, minimum=0),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 8, minimum=1),
+        }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
