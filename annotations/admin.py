@@ -201,8 +201,39 @@ class MembershipAdminForm(forms.ModelForm):
         return cleaned
 
 
+class RefusedDeletionMessageMixin(admin.ModelAdmin):
+    """Deletions that ``MembershipRejected`` refuses (the last manager of a project) end
+    with its reason as an error message, one object or a bulk "delete selected", nothing
+    deleted, instead of a 500."""
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            with transaction.atomic():
+                return super().delete_view(request, object_id, extra_context)
+        except MembershipRejected as error:
+            self.message_user(request, str(error), messages.ERROR)
+            opts = self.opts
+            url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
+            return HttpResponseRedirect(url)
+
+    def response_action(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Any],
+        action_location: ActionLocation = ActionLocation.CHANGE_LIST,
+    ) -> HttpResponse | None:
+        try:
+            with transaction.atomic():
+                return super().response_action(request, queryset, action_location)
+        except MembershipRejected as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(RefusedDeletionMessageMixin):
     """Memberships one by one. A project's last manager can be neither re-roled nor deleted
     here (the same rule as on the members page, ``membership_changes_check``), and an existing
     membership cannot be moved to another user or project: add a new one instead."""
@@ -224,31 +255,6 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         memberships_delete(memberships=queryset.select_related("project"))
-
-    def delete_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        try:
-            with transaction.atomic():
-                return super().delete_view(request, object_id, extra_context)
-        except MembershipRejected as error:
-            self.message_user(request, str(error), messages.ERROR)
-            url = reverse("admin:annotations_membership_change", args=[object_id])
-            return HttpResponseRedirect(url)
-
-    def response_action(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[Membership],
-        action_location: ActionLocation = ActionLocation.CHANGE_LIST,
-    ) -> HttpResponse | None:
-        # The bulk "delete selected" action: refused as a whole, with the reason.
-        try:
-            with transaction.atomic():
-                return super().response_action(request, queryset, action_location)
-        except MembershipRejected as error:
-            self.message_user(request, str(error), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 class AnnotationLabelInline(admin.TabularInline):

@@ -11,17 +11,15 @@ Registered from ``config/urls.py``, before the admin's URLs are built.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-from django.contrib import admin, messages
-from django.contrib.admin.options import ActionLocation
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.http import HttpRequest
 
+from annotations.admin import RefusedDeletionMessageMixin
 from annotations.models import Membership
 from annotations.services.members import MembershipRejected, membership_changes_check
 
@@ -47,7 +45,7 @@ def users_delete_check(user_ids: Iterable[int]) -> None:
             ) from None
 
 
-class ThemataUserAdmin(UserAdmin[User]):
+class ThemataUserAdmin(RefusedDeletionMessageMixin, UserAdmin[User]):
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         with transaction.atomic():
             users_delete_check([obj.pk])
@@ -57,30 +55,6 @@ class ThemataUserAdmin(UserAdmin[User]):
         with transaction.atomic():
             users_delete_check(queryset.values_list("pk", flat=True))
             super().delete_queryset(request, queryset)
-
-    def delete_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        try:
-            with transaction.atomic():
-                return super().delete_view(request, object_id, extra_context)
-        except MembershipRejected as error:
-            self.message_user(request, str(error), messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:auth_user_change", args=[object_id]))
-
-    def response_action(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[User],
-        action_location: ActionLocation = ActionLocation.CHANGE_LIST,
-    ) -> HttpResponse | None:
-        # The bulk "delete selected" action: refused as a whole, with the reason.
-        try:
-            with transaction.atomic():
-                return super().response_action(request, queryset, action_location)
-        except MembershipRejected as error:
-            self.message_user(request, str(error), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 admin.site.unregister(User)
