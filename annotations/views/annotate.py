@@ -303,7 +303,7 @@ _CHOICES_MAX = 512
 
 
 def _label_choices(labels: list[Label], *, multi_label: bool, chosen: set[int]) -> str:
-    """The ``label-choices`` partial for these labels, rendered once per process: the
+    """``_label_choices.html`` for these labels, rendered once per process: the
     labelling screen's largest part, and the same on every segment until the labels
     change or an answer is shown with its labels pressed."""
     key = (
@@ -316,7 +316,7 @@ def _label_choices(labels: list[Label], *, multi_label: bool, chosen: set[int]) 
     )
     html = _CHOICES.get(key)
     if html is None:
-        html = get_template(f"{TEMPLATE}#label-choices").render(
+        html = get_template("annotations/_label_choices.html").render(
             {"labels": labels, "multi_label": multi_label, "chosen": chosen}
         )
         if len(_CHOICES) >= _CHOICES_MAX:

@@ -284,6 +284,28 @@ def test_the_gold_form_uses_the_labelling_keyboard(checker_client, team_project,
     assert 'value="submit"' in html and 'value="skip"' in html
 
 
+def test_the_gold_form_has_the_labelling_screens_contrast_and_guidelines(
+    checker_client, team_project, pair
+) -> None:
+    # The review screen once had its own copy of the label buttons, which missed the text
+    # colour chosen by luminance (WCAG AA) and the keyboard-reachable guidelines.
+    segment = segments(team_project)[0]
+    disagree_on(team_project, pair, segment)
+    label = labels(team_project)[0]
+    label.description = "Mentions of <poverty> & hardship."
+    label.color = "#ffff00"
+    label.save()
+
+    html = checker_client.get(review_url(team_project)).content.decode()
+
+    button = re.search(rf'<button[^>]*data-label-id="{label.pk}"[^>]*>', html, re.S)
+    assert button is not None
+    assert f'data-text-color="{label.text_color}"' in button.group(0)
+    assert label.text_color == "#000000"
+    assert f'aria-describedby="guideline-{label.pk}"' in button.group(0)
+    assert f'<dd id="guideline-{label.pk}">Mentions of &lt;poverty&gt; &amp; hardship.</dd>' in html
+
+
 # Annotators see the decisions on their answers
 
 
