@@ -41,8 +41,6 @@ from typing import Any
 
 import krippendorff
 import numpy as np
-from nltk.metrics.distance import masi_distance  # type: ignore[import-untyped]
-from sklearn.metrics import cohen_kappa_score  # type: ignore[import-untyped]
 
 Ratings = Mapping[Any, frozenset[Any]]
 """One unit: annotator -> the label set of their submitted answer."""
@@ -71,6 +69,9 @@ def set_distance(a: frozenset[Any], b: frozenset[Any]) -> float:
     """nltk's MASI distance, with two empty sets at distance 0 (nltk divides by zero)."""
     if not a and not b:
         return 0.0
+    # Imported here: nltk takes ~1.4 s to import, and most processes never compare sets.
+    from nltk.metrics.distance import masi_distance  # type: ignore[import-untyped]
+
     return float(masi_distance(set(a), set(b)))
 
 
@@ -341,6 +342,9 @@ def _kappa(table: Counter[tuple[Any, Any]]) -> float | None:
     first = [categories[a] for a, _, _ in cells]
     second = [categories[b] for _, b, _ in cells]
     weights = [n for _, _, n in cells]
+    # Imported here: scikit-learn takes ~1 s to import; only kappa needs it.
+    from sklearn.metrics import cohen_kappa_score  # type: ignore[import-untyped]
+
     with warnings.catch_warnings():
         # Undefined (both always gave the same one answer) is reported as None, not warned.
         warnings.simplefilter("ignore")
