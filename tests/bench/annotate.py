@@ -457,7 +457,7 @@ class _Workspace(HTMLParser):
             self.shortcuts[attributes["data-shortcut"]] = attributes.get("data-label-id", "")
 
 
-def _summary(values: list[float]) -> dict[str, float]:
+def summary(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     return {
         "median": statistics.median(ordered),
@@ -611,12 +611,12 @@ def in_process(
     return {
         "first_segment": first_segment,
         "last_segment": shown.segment_id,
-        "ms": _summary(timings),
+        "ms": summary(timings),
         "round_medians_ms": round_medians,
-        "outside_sql_ms": _summary(outside_sql),
-        "cpu_ms": _summary(cpu),
+        "outside_sql_ms": summary(outside_sql),
+        "cpu_ms": summary(cpu),
         "queries": dict(Counter(counts)),
-        "page": {"ms": _summary(page_timings), "queries": dict(Counter(page_counts))},
+        "page": {"ms": summary(page_timings), "queries": dict(Counter(page_counts))},
         "sql": [
             {"sql": sql, "median_ms": statistics.median(sql_ms[n])}
             for n, sql in enumerate(timed_sample)
@@ -796,12 +796,12 @@ def _drive_chromium(base: str, session_key: str, *, loads: int, submits: int, wa
         browser.close()
     return {
         "chromium": version,
-        "ready_ms": _summary([t["ready"] for t in fresh]),
-        "ttfb_ms": _summary([t["ttfb"] for t in fresh]),
-        "fresh": {key: _summary([t[key] for t in fresh]) for key in fresh[0]},
-        "cached": {key: _summary([t[key] for t in cached]) for key in cached[0]},
-        "swap_ms": _summary(probe["swaps"][warmup:]),
-        "settle_ms": _summary(probe["settles"][warmup:]),
+        "ready_ms": summary([t["ready"] for t in fresh]),
+        "ttfb_ms": summary([t["ttfb"] for t in fresh]),
+        "fresh": {key: summary([t[key] for t in fresh]) for key in fresh[0]},
+        "cached": {key: summary([t[key] for t in cached]) for key in cached[0]},
+        "swap_ms": summary(probe["swaps"][warmup:]),
+        "settle_ms": summary(probe["settles"][warmup:]),
         "first_segment": int(first),
         "last_segment": int(last),
         "problems": problems,
@@ -811,9 +811,10 @@ def _drive_chromium(base: str, session_key: str, *, loads: int, submits: int, wa
 # --- Orchestration ----------------------------------------------------------------------
 
 
-def _child(mode: str, env: dict[str, str], *args: str) -> dict:
+def child_result(module: str, mode: str, env: dict[str, str], *args: str) -> dict:
+    """Run ``python -m module mode args`` and return the JSON object on its last line."""
     process = subprocess.run(
-        [sys.executable, "-m", "tests.bench.annotate", mode, *args],
+        [sys.executable, "-m", module, mode, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -916,7 +917,8 @@ def main(argv: list[str] | None = None) -> None:
             ("big", url, options.iterations),
             ("empty", empty_url, empty_iterations),
         ):
-            results[name] = _child(
+            results[name] = child_result(
+                "tests.bench.annotate",
                 "in-process",
                 {**env, "DATABASE_URL": database},
                 "--warmup",
@@ -946,8 +948,16 @@ def main(argv: list[str] | None = None) -> None:
             )
         if not options.no_browser:
             production = _production_env({**env, "DATABASE_URL": url}, workdir)
-            result = _child(
-                "browser", production, "--loads", "20", "--submits", "50", "--warmup", "3"
+            result = child_result(
+                "tests.bench.annotate",
+                "browser",
+                production,
+                "--loads",
+                "20",
+                "--submits",
+                "50",
+                "--warmup",
+                "3",
             )
             rows.append(
                 (

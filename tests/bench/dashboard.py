@@ -19,16 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 
-from tests.bench.annotate import BIG, PROJECT_SLUG, Scale, build_database
+from tests.bench.annotate import BIG, PROJECT_SLUG, Scale, build_database, child_result, summary
 
 ROOT = Path(__file__).resolve().parents[2]
 MANAGER = "bench-manager"
@@ -69,16 +66,6 @@ def _backend_cpu_seconds() -> float | None:
     except OSError:
         return None  # the server runs elsewhere (another host or container)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "median": statistics.median(ordered),
-        "p95": ordered[max(0, round(0.95 * len(ordered)) - 1)],
-        "max": ordered[-1],
-        "n": len(ordered),
-    }
 
 
 def compute() -> dict:
@@ -164,7 +151,7 @@ def page(loads: int) -> dict:
             ms, count = timed(**headers)
             times.append(ms)
             counts.append(count)
-        results[name] = {"ms": _summary(times), "queries": sorted(set(counts))}
+        results[name] = {"ms": summary(times), "queries": sorted(set(counts))}
     size = len(client.get(url).content)
     return {
         "first_ms": first_ms,
@@ -173,19 +160,6 @@ def page(loads: int) -> dict:
         "bytes": size,
         **results,
     }
-
-
-def _child(mode: str, env: dict[str, str], *args: str) -> dict:
-    process = subprocess.run(
-        [sys.executable, "-m", "tests.bench.dashboard", mode, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if process.returncode != 0:
-        raise SystemExit(f"{mode} failed:\n{process.stdout[-3000:]}\n{process.stderr[-5000:]}")
-    return json.loads(process.stdout.strip().splitlines()[-1])
 
 
 def _seconds(value: float | None) -> str:
@@ -236,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
                 f" {time.perf_counter() - started:.0f} s",
             )
         )
-    runs = [_child("compute", env) for _ in range(2)]
+    runs = [child_result("tests.bench.dashboard", "compute", env) for _ in range(2)]
     best = min(runs, key=lambda run: run["seconds"])
     rows.append(
         (
@@ -252,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
             f" {best['segments_complete']:,} segments complete",
         )
     )
-    result = _child("page", env, "--loads", str(options.loads))
+    result = child_result("tests.bench.dashboard", "page", env, "--loads", str(options.loads))
     rows.append(
         (
             "Dashboard, first visit (queues a recompute)",
