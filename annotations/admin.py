@@ -128,18 +128,7 @@ class ProjectAdmin(admin.ModelAdmin):
     # model save here would leave them behind (a raised k would keep segments closed), so
     # once a project exists they change only there. The collection and label set never
     # change under existing answers.
-    SETTINGS_PAGE_ONLY = (
-        "collection",
-        "label_set",
-        "multi_label",
-        "annotators_per_segment",
-        "auto_accept_unanimous",
-        "review_sample_percent",
-        "queue_order",
-        "queue_seed",
-        "reservation_minutes",
-        "one_per_duplicate_group",
-    )
+    SETTINGS_PAGE_ONLY = ("collection", "label_set", *Project.SETTINGS_FIELDS)
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Project | None = None

@@ -86,6 +86,19 @@ class Project(models.Model):
         READING = "reading", "Reading order (articles as imported, segments in order)"
         SHUFFLED = "shuffled", "Articles shuffled (segments of an article stay in order)"
 
+    # How the team labels and reviews: set on the settings page (``project_settings_update``,
+    # which keeps the queue in step with them), read-only in the admin once a project exists.
+    SETTINGS_FIELDS = (
+        "multi_label",
+        "annotators_per_segment",
+        "auto_accept_unanimous",
+        "review_sample_percent",
+        "queue_order",
+        "queue_seed",
+        "reservation_minutes",
+        "one_per_duplicate_group",
+    )
+
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     description = models.TextField(blank=True)

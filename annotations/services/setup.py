@@ -182,20 +182,7 @@ def project_update(
         )
         if one_per_duplicate_group is not None:
             current.one_per_duplicate_group = one_per_duplicate_group
-        current.save(
-            update_fields=[
-                "name",
-                "description",
-                "multi_label",
-                "annotators_per_segment",
-                "auto_accept_unanimous",
-                "review_sample_percent",
-                "queue_order",
-                "queue_seed",
-                "reservation_minutes",
-                "one_per_duplicate_group",
-            ]
-        )
+        current.save(update_fields=["name", "description", *Project.SETTINGS_FIELDS])
         if duplicates_changed:
             queue_mark_duplicates(project=current)
         if k_changed:
