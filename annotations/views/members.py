@@ -108,6 +108,29 @@ def _done(request: AuthenticatedHttpRequest, access: ProjectAccess, notice: str)
     return redirect("annotations:member_list", slug=access.project.slug)
 
 
+def _done_with_password(
+    request: AuthenticatedHttpRequest,
+    access: ProjectAccess,
+    notice: str,
+    *,
+    username: str,
+    password: str | None,
+) -> HttpResponse:
+    """``_done``, or, when a password was generated, a page that shows it once.
+
+    The generated password goes out in this answer and is stored nowhere (not in the
+    session, not in a message cookie), so this is the one POST answered with a page
+    instead of a redirect, and it must not be cached.
+    """
+    if password is None:
+        return _done(request, access, notice)
+    response = _render(
+        request, access, notice=notice, created={"username": username, "password": password}
+    )
+    add_never_cache_headers(response)
+    return response
+
+
 def _refused(request: AuthenticatedHttpRequest, access: ProjectAccess, error: str) -> HttpResponse:
     if request.htmx:
         return _render(request, access, status=400, error=error)
@@ -185,19 +208,9 @@ def member_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             username = membership.user.get_username()
             role = membership.get_role_display()
             notice = f"Created the account {username} and added it as {role}."
-            if result.generated_password is None:
-                return _done(request, access, notice)
-            # The generated password goes out in this answer and is stored nowhere (not in
-            # the session, not in a message cookie), so this is the one POST answered with
-            # a page instead of a redirect, and it must not be cached.
-            response = _render(
-                request,
-                access,
-                notice=notice,
-                created={"username": username, "password": result.generated_password},
+            return _done_with_password(
+                request, access, notice, username=username, password=result.generated_password
             )
-            add_never_cache_headers(response)
-            return response
     return _render(request, access, status=400, create_form=form)
 
 
@@ -226,17 +239,9 @@ def member_password_set(request: AuthenticatedHttpRequest, slug: str) -> HttpRes
                 f"Set a new password for {username}; they were logged out everywhere and "
                 "log in with the new one."
             )
-            if result.generated_password is None:
-                return _done(request, access, notice)
-            # As for a created account: the password is in this answer only, never cached.
-            response = _render(
-                request,
-                access,
-                notice=notice,
-                created={"username": username, "password": result.generated_password},
+            return _done_with_password(
+                request, access, notice, username=username, password=result.generated_password
             )
-            add_never_cache_headers(response)
-            return response
     return _render(request, access, status=400, password_form=form)
 
 
