@@ -173,6 +173,17 @@ def membership_changes_check(
     )
 
 
+def _membership_locked(pk: int) -> Membership | None:
+    """The membership row locked for a change, with its project (read, not locked: of=self),
+    or None when it is gone. Take ``_managers_locked`` first."""
+    return (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .filter(pk=pk)
+        .first()
+    )
+
+
 def membership_role_change(*, membership: Membership, role: str) -> Membership:
     """Give ``membership`` another role; the project's last manager keeps theirs."""
     role = _role(role)
@@ -180,13 +191,7 @@ def membership_role_change(*, membership: Membership, role: str) -> Membership:
         # The managers first, always in the same order, then the row: no deadlock between
         # two managers changing each other.
         _managers_locked(membership.project_id)
-        current = (
-            # of=self: the joined project row is read, not locked.
-            Membership.objects.select_for_update(of=("self",))
-            .select_related("project")
-            .filter(pk=membership.pk)
-            .first()
-        )
+        current = _membership_locked(membership.pk)
         if current is None:
             raise MembershipRejected("This person is no longer a member of the project.")
         if current.role == role:
@@ -203,13 +208,7 @@ def membership_remove(*, membership: Membership) -> None:
     last manager cannot be removed."""
     with transaction.atomic():
         _managers_locked(membership.project_id)
-        current = (
-            # of=self: the joined project row is read, not locked.
-            Membership.objects.select_for_update(of=("self",))
-            .select_related("project")
-            .filter(pk=membership.pk)
-            .first()
-        )
+        current = _membership_locked(membership.pk)
         if current is None:
             return
         if current.role == Membership.Role.MANAGER:
